@@ -1,0 +1,115 @@
+/* cio_bench - cio's side of the benchmark workloads (DESIGN.md).
+ *
+ *   cio_bench spawn N      N tasks each sleep(0) once and return their
+ *                          index; gather them; check the sum
+ *   cio_bench sleepers N   N tasks each sleep(1.0), gathered
+ *
+ * Prints one line: WORKLOAD n=N wall=SECONDS ns_per_op=NS maxrss_kb=KB,
+ * the same as the peer programs in bench/peers/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <cio.h>
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+CIO_ASYNC(spawn_child, ptrdiff_t index;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_sleep(loop, 0));
+    CIO_RETURN(self->index);
+    CIO_END();
+}
+
+CIO_ASYNC(sleeper, int unused;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_sleep(loop, 1.0));
+    CIO_END();
+}
+
+/* Start n tasks, gather them, run to completion; the sum of the results. */
+static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
+{
+    cio_future **futs = malloc((n ? n : 1) * sizeof *futs);
+    cio_value all;
+    size_t i;
+    int err;
+
+    if (futs == NULL)
+        return CIO_ENOMEM;
+    for (i = 0; i < n; i++)
+        futs[i] = spawn ? CIO_START(loop, spawn_child, .index = (ptrdiff_t)i)
+                        : CIO_START(loop, sleeper, .unused = 0);
+    err = cio_loop_run_until_complete(loop, cio_gather(loop, n, futs), &all);
+    free(futs);
+    *sum = 0;
+    for (i = 0; err == 0 && i < n; i++) {
+        cio_value v;
+
+        err = cio_gather_result(all.p, i, &v);
+        *sum += v.i;
+    }
+    return err;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: cio_bench spawn|sleepers N\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    cio_loop *loop;
+    long long n, sum = 0;
+    double t0, wall;
+    int spawn, err;
+
+    if (argc != 3)
+        return usage();
+    n = atoll(argv[2]);
+    if (n <= 0)
+        return usage();
+    if (strcmp(argv[1], "spawn") == 0)
+        spawn = 1;
+    else if (strcmp(argv[1], "sleepers") == 0)
+        spawn = 0;
+    else
+        return usage();
+    loop = cio_loop_new();
+    if (loop == NULL)
+        return 1;
+    t0 = now();
+    err = run_gathered(loop, (size_t)n, spawn, &sum);
+    wall = now() - t0;
+    cio_loop_free(loop);
+    if (err != 0) {
+        fprintf(stderr, "cio_bench: %s\n", cio_strerror(err));
+        return 1;
+    }
+    if (spawn && sum != n * (n - 1) / 2) {
+        fprintf(stderr, "cio_bench: wrong sum %lld\n", sum);
+        return 1;
+    }
+    printf("%s n=%lld wall=%.6f ns_per_op=%.1f maxrss_kb=%ld\n", argv[1], n, wall,
+           wall * 1e9 / (double)n, maxrss_kb());
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* cio.h - asyncio for C, on stackless coroutines. Include this one header.
+ *
+ *   cio/coro.h         coroutine frames and resume points (usable alone)
+ *   cio/error.h        error codes, cio_strerror, cio_err_name
+ *   cio/alloc.h        the allocator every allocation goes through
+ *   cio/future.h       futures
+ *   cio/task.h         async functions, tasks, await, sleep
+ *   cio/combinators.h  gather, wait
+ *   cio/loop.h         the event loop
+ */
+#ifndef CIO_H
+#define CIO_H
+
+#include "cio/common.h"
+#include "cio/coro.h"
+#include "cio/error.h"
+#include "cio/alloc.h"
+#include "cio/future.h"
+#include "cio/task.h"
+#include "cio/combinators.h"
+#include "cio/loop.h"
+
+#endif /* CIO_H */

@@ -1,0 +1,34 @@
+/* cio/common.h - types and macros shared by every cio header.
+ *
+ * Everything here is plain C99 and compiles as C++.
+ */
+#ifndef CIO_COMMON_H
+#define CIO_COMMON_H
+
+#include <stddef.h>
+#include "cio/coro.h"   /* cio_value; coro.h needs nothing but <stddef.h> */
+
+/* CIO_API marks the functions libcio exports; everything else is hidden. */
+#if defined(CIO_BUILD) && defined(__GNUC__)
+#  define CIO_API __attribute__((visibility("default")))
+#else
+#  define CIO_API
+#endif
+
+#ifdef __cplusplus
+#  define CIO_EXTERN_C_BEGIN extern "C" {
+#  define CIO_EXTERN_C_END }
+#else
+#  define CIO_EXTERN_C_BEGIN
+#  define CIO_EXTERN_C_END
+#endif
+
+CIO_EXTERN_C_BEGIN
+
+typedef struct cio_loop cio_loop;       /* an event loop (cio/loop.h) */
+typedef struct cio_future cio_future;   /* a future or a task (cio/future.h) */
+typedef struct cio_handle cio_handle;   /* a scheduled callback (cio/loop.h) */
+
+CIO_EXTERN_C_END
+
+#endif /* CIO_COMMON_H */

@@ -1,0 +1,110 @@
+/* cio/loop.h - the event loop.
+ *
+ * Like asyncio's loop: a single-threaded scheduler with one FIFO ready queue
+ * and a timer heap, backed by libev (or, built --without-libev, by a bare
+ * backend). Callbacks and task steps run only from the loop's run-once step,
+ * each iteration running what was ready when it started.
+ *
+ * Errors: CIO_ECLOSED after cio_loop_close, CIO_EBUSY when the loop is run
+ * from inside itself, CIO_ENOMEM when an allocation fails. A failing call
+ * changes nothing.
+ */
+#ifndef CIO_LOOP_H
+#define CIO_LOOP_H
+
+#include "cio/common.h"
+
+CIO_EXTERN_C_BEGIN
+
+/* A callback for call_soon/call_later/call_at; a negative return is
+ * reported to the exception handler and the loop goes on. */
+typedef int (*cio_callback_fn)(cio_loop *loop, void *arg);
+
+/* What the exception handler is told (asyncio's context dict). */
+typedef struct cio_exception_context {
+    const char *message;   /* "Exception in callback", ... */
+    int err;               /* the error code */
+    cio_handle *handle;    /* the callback's handle, or NULL */
+    cio_future *future;    /* the future or task concerned, or NULL */
+} cio_exception_context;
+
+typedef void (*cio_exception_handler_fn)(cio_loop *loop,
+                                         const cio_exception_context *ctx,
+                                         void *arg);
+
+/* A new loop; NULL if out of memory or the backend failed to start. */
+CIO_API cio_loop *cio_loop_new(void);
+
+/* Close (if needed) and free the loop: pending callbacks never run, tasks
+ * still pending are reported and freed. CIO_EBUSY (nothing done) if running. */
+CIO_API int cio_loop_free(cio_loop *loop);
+
+/* Close the loop: drop pending callbacks and timers unrun. A second close is
+ * a no-op. CIO_EBUSY if the loop is running. */
+CIO_API int cio_loop_close(cio_loop *loop);
+
+/* Run until f is done (taking the caller's reference to f); return f's error
+ * (0 on success) and store its result in *result (may be NULL). A future that
+ * is done already costs exactly one iteration. CIO_ESTOPPED if the loop was
+ * stopped first, CIO_EWRONGLOOP if f belongs to another loop, CIO_ENOMEM for
+ * a NULL f. The future stays referenced by the loop until the next run or
+ * cio_loop_free, so a pointer result into it (a gather's) stays valid. */
+CIO_API int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result);
+
+/* Run until cio_loop_stop. */
+CIO_API int cio_loop_run_forever(cio_loop *loop);
+
+/* Stop after the current iteration (before the next one if not running). */
+CIO_API void cio_loop_stop(cio_loop *loop);
+
+/* Nonzero while the loop runs / after it was closed. */
+CIO_API int cio_loop_is_running(const cio_loop *loop);
+CIO_API int cio_loop_is_closed(const cio_loop *loop);
+
+/* The loop's monotonic clock, in seconds. */
+CIO_API double cio_loop_time(cio_loop *loop);
+
+/* How many iterations (run-once steps) the loop has run. */
+CIO_API unsigned long cio_loop_iteration(const cio_loop *loop);
+
+/* Schedule cb(loop, arg) for the next iteration, FIFO. If handle is not
+ * NULL it receives a reference to a cancellable handle (cio_handle_unref). */
+CIO_API int cio_loop_call_soon(cio_loop *loop, cio_callback_fn cb, void *arg,
+                               cio_handle **handle);
+
+/* Schedule cb after delay seconds (negative counts as 0). */
+CIO_API int cio_loop_call_later(cio_loop *loop, double delay, cio_callback_fn cb,
+                                void *arg, cio_handle **handle);
+
+/* Schedule cb at loop time `when`; equal deadlines run in call order. */
+CIO_API int cio_loop_call_at(cio_loop *loop, double when, cio_callback_fn cb,
+                             void *arg, cio_handle **handle);
+
+/* Cancel: the callback will not run (no effect if it ran already). */
+CIO_API void cio_handle_cancel(cio_handle *h);
+
+/* Nonzero if the handle was cancelled. */
+CIO_API int cio_handle_cancelled(const cio_handle *h);
+
+/* A timer handle's deadline in loop time; -1 for a call_soon handle. */
+CIO_API double cio_handle_when(const cio_handle *h);
+
+/* Drop the reference call_soon/later/at gave (NULL is ignored). */
+CIO_API void cio_handle_unref(cio_handle *h);
+
+/* Replace the exception handler (NULL restores the default, which prints
+ * to stderr). */
+CIO_API void cio_loop_set_exception_handler(cio_loop *loop,
+                                            cio_exception_handler_fn fn, void *arg);
+
+/* Report ctx to the loop's exception handler. */
+CIO_API void cio_loop_call_exception_handler(cio_loop *loop,
+                                             const cio_exception_context *ctx);
+
+/* The default handler: one line on stderr. */
+CIO_API void cio_loop_default_exception_handler(cio_loop *loop,
+                                                const cio_exception_context *ctx);
+
+CIO_EXTERN_C_END
+
+#endif /* CIO_LOOP_H */

@@ -1,0 +1,43 @@
+/* alloc.c - the one allocator every cio allocation goes through. */
+#include <stdlib.h>
+#include "cio/alloc.h"
+
+static void *default_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)ctx;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, new_size);
+}
+
+static cio_realloc_fn current = default_realloc;
+static void *current_ctx;
+
+void cio_set_allocator(cio_realloc_fn fn, void *ctx)
+{
+    current = fn != NULL ? fn : default_realloc;
+    current_ctx = fn != NULL ? ctx : NULL;
+}
+
+void *cio_alloc(size_t size)
+{
+    return current(current_ctx, NULL, 0, size ? size : 1);
+}
+
+void cio_free(void *ptr, size_t size)
+{
+    if (ptr != NULL)
+        current(current_ctx, ptr, size, 0);
+}
+
+void *cio_realloc(void *ptr, size_t old_size, size_t new_size)
+{
+    if (new_size == 0) {
+        cio_free(ptr, old_size);
+        return NULL;
+    }
+    return current(current_ctx, ptr, old_size, new_size);
+}

@@ -1,0 +1,181 @@
+/* internal.h - private layouts shared by libcio's sources.
+ *
+ * Three visibility levels, as in Lua: the public API (include/), the names
+ * here (cio__, shared between files, hidden from the shared library), and
+ * static functions.
+ */
+#ifndef CIO_INTERNAL_H
+#define CIO_INTERNAL_H
+
+#include <stdint.h>
+#include "cio.h"
+
+#define CIO__CONTAINER_OF(ptr, type, member)                                  \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- nodes: what the ready queue and a future's callback ring hold ---- */
+
+typedef struct cio__node cio__node;
+
+/* Run a node taken off the ready queue. While the loop is closing (and
+ * loop->closing is set) it must only release what the node holds. */
+typedef void (*cio__run_fn)(cio_loop *loop, cio__node *node);
+
+struct cio__node {
+    cio__node *next;    /* ready queue / callback ring link */
+    cio__run_fn run;    /* NULL: cancelled, skip it */
+};
+
+/* ---- timers: a node with a deadline, kept in the loop's heap ---- */
+
+#define CIO__TIMER_IDLE   UINT32_MAX        /* neither in the heap nor queued */
+#define CIO__TIMER_QUEUED (UINT32_MAX - 1)  /* due, waiting in the ready queue */
+
+typedef struct cio__timer {
+    cio__node node;         /* queued when due; run is the drop function once cancelled */
+    double when;            /* deadline, loop time */
+    uint32_t seq : 31;      /* tie-breaker: equal deadlines run FIFO (wraps) */
+    uint32_t cancelled : 1; /* cancelled while in the heap */
+    uint32_t idx;           /* heap index, or CIO__TIMER_IDLE / _QUEUED */
+} cio__timer;
+
+/* ---- futures ---- */
+
+enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
+
+#define CIO__FF_RETRIEVED 1u  /* the error was looked at: do not report it */
+#define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep) */
+#define CIO__FF_STATIC    4u  /* storage is not ours to free */
+
+typedef struct cio__future_vt {
+    const char *kind;                 /* "Future", "Task", ... for reports */
+    int settable;                     /* set_result/set_error allowed */
+    /* cancel a pending future (NULL: plain cancel); returns 1 or 0 */
+    int (*cancel)(cio_future *f, const char *msg);
+    /* make a lazily started future run (NULL if never lazy) */
+    void (*arm)(cio_future *f);
+    /* the last reference went: release and free (NULL: plain free) */
+    void (*destroy)(cio_future *f);
+} cio__future_vt;
+
+struct cio_future {
+    const cio__future_vt *vt;
+    cio_loop *loop;
+    cio__node *cb_tail;     /* ring of done callbacks; tail->next is head */
+    cio_value result;       /* result; the cancel message once cancelled */
+    int16_t err;            /* error when done with one */
+    uint8_t state;          /* CIO__PENDING / _DONE / _CANCELLED */
+    uint8_t flags;          /* CIO__FF_* */
+    uint32_t refs;
+};
+
+extern const cio__future_vt cio__plain_future_vt;
+
+void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt);
+/* Complete f (pending) and schedule its callbacks. */
+void cio__future_finish(cio_future *f, int state, int err, cio_value v);
+/* Register an internal waiter node (the waiter holds its own reference). */
+void cio__future_add_waiter(cio_future *f, cio__node *node);
+/* Unlink node from f's ring if it is there; 1 if it was. */
+int cio__future_remove_waiter(cio_future *f, cio__node *node);
+/* Plain cancel of a pending future: 1, or 0 if done. */
+int cio__future_cancel_plain(cio_future *f, const char *msg);
+/* Outcome without marking anything (for internal readers). */
+int cio__future_outcome(const cio_future *f, cio_value *out);
+
+/* ---- sleeps ---- */
+
+typedef struct cio__sleeper {
+    cio_future fut;
+    cio__timer timer;
+} cio__sleeper;
+
+void cio__sleeper_init_embedded(cio__sleeper *s, cio_loop *loop);
+int cio__sleeper_busy(const cio__sleeper *s);
+/* Complete a zero-delay sleep at once (its task yields instead). */
+void cio__sleeper_finish_now(cio__sleeper *s);
+int cio__sleeper_is_zero(const cio__sleeper *s);
+
+/* ---- tasks ---- */
+
+#define CIO__TF_STARTED     1u  /* the body ran at least once */
+#define CIO__TF_MUST_CANCEL 2u  /* deliver a cancel at the next step */
+#define CIO__TF_STATIC      4u  /* caller storage */
+#define CIO__TF_WAITING     8u  /* step is in the awaited future's ring */
+#define CIO__TF_NAMED      16u  /* type is our own copy carrying a name */
+
+/* The future a task awaits lives in its frame's wait_on (it holds one
+ * reference): one pointer less per task. */
+typedef struct cio__task {
+    cio_future fut;
+    cio__node step;             /* ready queue / awaited future's ring */
+    const cio_task_type *type;  /* a named copy after cio_task_set_name */
+    struct cio__task *prev, *next;  /* the loop's list of live tasks */
+    uint32_t tflags;            /* CIO__TF_* */
+    uint32_t cancel_requests;
+    cio__sleeper sleeper;       /* the built-in sleep: no allocation */
+    /* the frame follows, aligned */
+} cio__task;
+#define CIO__TASK_AWAITING(t) (CIO__TASK_FRAME(t)->wait_on)
+
+extern const cio__future_vt cio__task_vt;
+#define CIO__TASK_FRAME(t) ((cio_coro *)(void *)((char *)(t) + CIO__TASK_FRAME_OFFSET))
+#define CIO__TASK_FRAME_OFFSET                                                \
+    ((sizeof(cio__task) + sizeof(double) - 1) & ~(sizeof(double) - 1))
+
+/* Free every task still alive (the loop is closing). */
+void cio__tasks_destroy_all(cio_loop *loop);
+
+/* ---- the scheduler, as the task layer sees it ---- */
+
+typedef struct cio__timer_heap {
+    cio__timer **items;
+    uint32_t len, cap;
+    uint32_t ncancelled;        /* cancelled timers still in the heap */
+} cio__timer_heap;
+
+struct cio_loop {
+    cio__node *ready_head, *ready_tail;
+    cio__timer_heap timers;
+    uint32_t timer_seq;
+    unsigned long iteration;
+    cio__task *current;         /* the task being stepped */
+    cio__task *tasks;           /* live tasks (intrusive list) */
+    cio_future *last_run;       /* future of the last run_until_complete */
+    cio_exception_handler_fn exc_handler;
+    void *exc_arg;
+    unsigned running : 1, stopping : 1, closed : 1, closing : 1;
+    void *backend;              /* the backend's state (backend.h) */
+};
+
+/* Append a node to the ready queue (FIFO). */
+void cio__loop_schedule(cio_loop *loop, cio__node *node);
+/* Take a node out of the ready queue: O(n), for rare teardown paths only.
+ * 1 if it was there. */
+int cio__loop_unschedule(cio_loop *loop, cio__node *node);
+/* Splice a ring (given by its tail) onto the ready queue, in ring order. */
+void cio__loop_schedule_ring(cio_loop *loop, cio__node *tail);
+/* Arm timer t at loop time `when`, running `run` when due (run must call
+ * cio__timer_fired first). CIO_ENOMEM if the heap cannot grow. */
+int cio__timer_start(cio_loop *loop, cio__timer *t, double when, cio__run_fn run);
+/* A due timer's run function calls this first: t may be started again. */
+static inline void cio__timer_fired(cio__timer *t)
+{
+    t->idx = CIO__TIMER_IDLE;
+}
+/* Cancel t: its run will not be called; `drop` (may be NULL) is called
+ * instead when the loop lets go of it (lazy removal from the heap). */
+void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop);
+/* Forget t entirely before its memory goes (removes it from the heap). */
+void cio__timer_forget(cio_loop *loop, cio__timer *t);
+void cio__timer_init(cio__timer *t);
+/* One iteration: queue due timers, run what was ready when it started. */
+void cio__loop_run_once(cio_loop *loop);
+/* Seconds until the loop has something to do: 0 if the ready queue is not
+ * empty, -1 if nothing is scheduled at all. */
+double cio__loop_timeout(cio_loop *loop);
+/* Report to the exception handler with a message and optional objects. */
+void cio__report(cio_loop *loop, const char *message, int err,
+                 cio_handle *handle, cio_future *future);
+
+#endif /* CIO_INTERNAL_H */

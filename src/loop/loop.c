@@ -1,0 +1,418 @@
+/* loop.c - the scheduler: ready queue, timers, run / stop / close.
+ *
+ * One FIFO ready queue of intrusive nodes and one timer heap. An iteration
+ * (cio__loop_run_once) moves due timers to the ready queue, then runs the
+ * nodes that were ready when it started - "the only place where callbacks
+ * are actually called", as asyncio's _run_once says. Knows nothing of libev:
+ * backend.h is all it sees.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "loop/backend.h"
+#include "loop/timer_heap.h"
+
+/* ---- the ready queue ---- */
+
+void cio__loop_schedule(cio_loop *loop, cio__node *node)
+{
+    if (loop->closed && !loop->running) {
+        /* Nothing will run again: let the node release what it holds. */
+        unsigned closing = loop->closing;
+
+        loop->closing = 1;
+        if (node->run != NULL)
+            node->run(loop, node);
+        loop->closing = closing;
+        return;
+    }
+    node->next = NULL;
+    if (loop->ready_tail != NULL)
+        loop->ready_tail->next = node;
+    else
+        loop->ready_head = node;
+    loop->ready_tail = node;
+}
+
+void cio__loop_schedule_ring(cio_loop *loop, cio__node *tail)
+{
+    cio__node *head = tail->next;
+
+    if (loop->closed && !loop->running) {
+        cio__node *n = head, *next;
+
+        tail->next = NULL;
+        for (; n != NULL; n = next) {
+            next = n->next;
+            cio__loop_schedule(loop, n);
+        }
+        return;
+    }
+    tail->next = NULL;
+    if (loop->ready_tail != NULL)
+        loop->ready_tail->next = head;
+    else
+        loop->ready_head = head;
+    loop->ready_tail = tail;
+}
+
+int cio__loop_unschedule(cio_loop *loop, cio__node *node)
+{
+    cio__node *prev = NULL, *n;
+
+    for (n = loop->ready_head; n != NULL; prev = n, n = n->next) {
+        if (n != node)
+            continue;
+        if (prev != NULL)
+            prev->next = n->next;
+        else
+            loop->ready_head = n->next;
+        if (loop->ready_tail == n)
+            loop->ready_tail = prev;
+        n->next = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- timers ---- */
+
+void cio__timer_init(cio__timer *t)
+{
+    t->node.next = NULL;
+    t->node.run = NULL;
+    t->when = 0;
+    t->seq = 0;
+    t->cancelled = 0;
+    t->idx = CIO__TIMER_IDLE;
+}
+
+int cio__timer_start(cio_loop *loop, cio__timer *t, double when, cio__run_fn run)
+{
+    if (t->idx == CIO__TIMER_QUEUED)
+        return CIO_EBUSY;
+    t->when = when;
+    t->seq = loop->timer_seq++ & 0x7fffffffu;
+    t->node.run = run;
+    if (t->idx != CIO__TIMER_IDLE) {         /* still in the heap: re-key */
+        if (t->cancelled) {
+            t->cancelled = 0;
+            loop->timers.ncancelled--;
+        }
+        cio__heap_fix(&loop->timers, t);
+        return 0;
+    }
+    return cio__heap_push(&loop->timers, t);
+}
+
+/* Drop cancelled timers once they are most of the heap (asyncio does the
+ * same): O(n), paid for by the n/2 cancels that made it necessary. */
+static void compact_timers(cio_loop *loop)
+{
+    cio__timer_heap *h = &loop->timers;
+    uint32_t i, kept = 0;
+
+    for (i = 0; i < h->len; i++) {
+        cio__timer *t = h->items[i];
+
+        if (t->cancelled) {
+            t->cancelled = 0;
+            t->idx = CIO__TIMER_IDLE;
+            if (t->node.run != NULL)
+                t->node.run(loop, &t->node);
+        } else {
+            h->items[kept++] = t;
+        }
+    }
+    h->len = kept;
+    h->ncancelled = 0;
+    cio__heap_rebuild(h);
+}
+
+void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop)
+{
+    if (t->idx == CIO__TIMER_IDLE)
+        return;
+    t->node.run = drop;
+    if (t->idx == CIO__TIMER_QUEUED || t->cancelled)
+        return;
+    t->cancelled = 1;
+    loop->timers.ncancelled++;
+    if (loop->timers.len > 64 && loop->timers.ncancelled > loop->timers.len / 2)
+        compact_timers(loop);
+}
+
+void cio__timer_forget(cio_loop *loop, cio__timer *t)
+{
+    if (t->idx == CIO__TIMER_IDLE)
+        return;
+    if (t->idx == CIO__TIMER_QUEUED) {
+        /* Rare: the owner dies in the iteration its timer came due. */
+        cio__loop_unschedule(loop, &t->node);
+        t->idx = CIO__TIMER_IDLE;
+        return;
+    }
+    if (t->cancelled) {
+        t->cancelled = 0;
+        loop->timers.ncancelled--;
+    }
+    cio__heap_remove(&loop->timers, t);
+}
+
+/* Move every timer due at `now` to the ready queue, in deadline order. */
+static void queue_due_timers(cio_loop *loop, double now)
+{
+    cio__timer *t;
+
+    while ((t = cio__heap_top(&loop->timers)) != NULL && t->when <= now) {
+        cio__heap_remove(&loop->timers, t);
+        if (t->cancelled) {
+            t->cancelled = 0;
+            loop->timers.ncancelled--;
+            if (t->node.run != NULL)
+                t->node.run(loop, &t->node);
+            continue;
+        }
+        t->idx = CIO__TIMER_QUEUED;
+        cio__loop_schedule(loop, &t->node);
+    }
+}
+
+double cio__loop_timeout(cio_loop *loop)
+{
+    cio__timer *t;
+    double d;
+
+    if (loop->ready_head != NULL || loop->stopping)
+        return 0;
+    t = cio__heap_top(&loop->timers);
+    if (t == NULL)
+        return -1;
+    d = t->when - cio__backend_now(loop);
+    return d > 0 ? d : 0;
+}
+
+void cio__loop_run_once(cio_loop *loop)
+{
+    cio__node *last, *n;
+
+    if (loop->timers.len > 0)
+        queue_due_timers(loop, cio__backend_now(loop));
+    last = loop->ready_tail;
+    while (last != NULL) {
+        n = loop->ready_head;
+        loop->ready_head = n->next;
+        if (loop->ready_head == NULL)
+            loop->ready_tail = NULL;
+        n->next = NULL;
+        if (n->run != NULL)
+            n->run(loop, n);
+        if (n == last)
+            break;
+    }
+    loop->iteration++;
+}
+
+/* ---- the loop's life ---- */
+
+cio_loop *cio_loop_new(void)
+{
+    cio_loop *loop = cio_alloc(sizeof *loop);
+
+    if (loop == NULL)
+        return NULL;
+    memset(loop, 0, sizeof *loop);
+    if (cio__backend_init(loop) != 0) {
+        cio_free(loop, sizeof *loop);
+        return NULL;
+    }
+    return loop;
+}
+
+/* Let go of every queued node and timer without running them. */
+static void drop_scheduled(cio_loop *loop)
+{
+    cio__timer_heap *h = &loop->timers;
+    cio__node *n;
+
+    loop->closing = 1;
+    while (h->len > 0) {
+        cio__timer *t = h->items[h->len - 1];
+
+        h->len--;
+        t->idx = CIO__TIMER_IDLE;
+        t->cancelled = 0;
+        if (t->node.run != NULL)
+            t->node.run(loop, &t->node);
+    }
+    h->ncancelled = 0;
+    while ((n = loop->ready_head) != NULL) {
+        loop->ready_head = n->next;
+        if (loop->ready_head == NULL)
+            loop->ready_tail = NULL;
+        n->next = NULL;
+        if (n->run != NULL)
+            n->run(loop, n);
+    }
+    loop->closing = 0;
+}
+
+int cio_loop_close(cio_loop *loop)
+{
+    if (loop == NULL)
+        return CIO_EINVAL;
+    if (loop->running)
+        return CIO_EBUSY;
+    if (loop->closed)
+        return 0;
+    loop->closed = 1;
+    drop_scheduled(loop);
+    return 0;
+}
+
+int cio_loop_free(cio_loop *loop)
+{
+    int err;
+
+    if (loop == NULL)
+        return 0;
+    err = cio_loop_close(loop);
+    if (err != 0)
+        return err;
+    cio_future_unref(loop->last_run);
+    loop->last_run = NULL;
+    cio__tasks_destroy_all(loop);
+    drop_scheduled(loop);   /* whatever destroying tasks released */
+    cio__heap_free(&loop->timers);
+    cio__backend_free(loop);
+    cio_free(loop, sizeof *loop);
+    return 0;
+}
+
+int cio_loop_run_forever(cio_loop *loop)
+{
+    int err;
+
+    if (loop == NULL)
+        return CIO_EINVAL;
+    if (loop->closed)
+        return CIO_ECLOSED;
+    if (loop->running)
+        return CIO_EBUSY;
+    loop->running = 1;
+    err = cio__backend_run(loop);
+    loop->running = 0;
+    loop->stopping = 0;
+    return err;
+}
+
+static int stop_when_done(cio_future *f, void *arg)
+{
+    (void)arg;
+    cio_loop_stop(f->loop);
+    return 0;
+}
+
+int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result)
+{
+    int err;
+
+    if (loop == NULL) {
+        cio_future_unref(f);
+        return CIO_EINVAL;
+    }
+    if (loop->closed || loop->running) {
+        cio_future_unref(f);
+        return loop->closed ? CIO_ECLOSED : CIO_EBUSY;
+    }
+    if (f == NULL)
+        return CIO_ENOMEM;
+    if (f->loop != loop) {
+        cio_future_unref(f);
+        return CIO_EWRONGLOOP;
+    }
+    cio_future_unref(loop->last_run);
+    loop->last_run = f;     /* keeps a pointer result (a gather's) valid */
+    err = cio_future_add_done_callback(f, stop_when_done, NULL);
+    if (err != 0)
+        return err;
+    err = cio_loop_run_forever(loop);
+    if (err != 0)
+        return err;
+    if (!cio_future_done(f)) {
+        cio_future_remove_done_callback(f, stop_when_done, NULL);
+        return CIO_ESTOPPED;
+    }
+    return cio_future_result(f, result);
+}
+
+void cio_loop_stop(cio_loop *loop)
+{
+    if (loop != NULL)
+        loop->stopping = 1;
+}
+
+int cio_loop_is_running(const cio_loop *loop)
+{
+    return loop != NULL && loop->running;
+}
+
+int cio_loop_is_closed(const cio_loop *loop)
+{
+    return loop != NULL && loop->closed;
+}
+
+double cio_loop_time(cio_loop *loop)
+{
+    return cio__backend_now(loop);
+}
+
+unsigned long cio_loop_iteration(const cio_loop *loop)
+{
+    return loop != NULL ? loop->iteration : 0;
+}
+
+/* ---- reporting ---- */
+
+void cio_loop_set_exception_handler(cio_loop *loop, cio_exception_handler_fn fn, void *arg)
+{
+    if (loop == NULL)
+        return;
+    loop->exc_handler = fn;
+    loop->exc_arg = arg;
+}
+
+void cio_loop_default_exception_handler(cio_loop *loop, const cio_exception_context *ctx)
+{
+    (void)loop;
+    if (ctx == NULL)
+        return;
+    fprintf(stderr, "cio: %s", ctx->message != NULL ? ctx->message : "error");
+    if (ctx->err != 0)
+        fprintf(stderr, ": %s (%s)", cio_err_name(ctx->err), cio_strerror(ctx->err));
+    if (ctx->future != NULL && cio_task_is_task(ctx->future))
+        fprintf(stderr, " [task %s]", cio_task_name(ctx->future));
+    fputc('\n', stderr);
+}
+
+void cio_loop_call_exception_handler(cio_loop *loop, const cio_exception_context *ctx)
+{
+    if (loop == NULL || ctx == NULL)
+        return;
+    if (loop->exc_handler != NULL)
+        loop->exc_handler(loop, ctx, loop->exc_arg);
+    else
+        cio_loop_default_exception_handler(loop, ctx);
+}
+
+void cio__report(cio_loop *loop, const char *message, int err,
+                 cio_handle *handle, cio_future *future)
+{
+    cio_exception_context ctx;
+
+    ctx.message = message;
+    ctx.err = err;
+    ctx.handle = handle;
+    ctx.future = future;
+    cio_loop_call_exception_handler(loop, &ctx);
+}

@@ -1,0 +1,209 @@
+/* gather.c - asyncio.gather: wait for all children, results in order.
+ *
+ * One allocation: the gather future plus one record per child, which is
+ * both the child pointer and the node registered in the child's callback
+ * ring. The gather's result (.p) is the gather itself: read each child's
+ * outcome with cio_gather_result while you hold it.
+ */
+#include "internal.h"
+
+typedef struct gather gather;
+
+typedef struct gather_kid {
+    cio__node node;     /* in the child's ring, then queued; run NULL once seen */
+    cio_future *child;  /* NULL: failed at creation, error in node.next */
+    gather *g;
+} gather_kid;
+
+struct gather {
+    cio_future fut;
+    size_t n;
+    size_t pending;             /* children not seen done yet */
+    unsigned char return_exceptions;
+    unsigned char cancel_requested;
+    gather_kid kids[1];         /* n of them */
+};
+
+static int gather_cancel(cio_future *f, const char *msg);
+static void gather_destroy(cio_future *f);
+
+static const cio__future_vt gather_vt = {
+    "Gather", 0, gather_cancel, NULL, gather_destroy
+};
+
+#define GATHER(f) ((gather *)(void *)(f))
+
+static size_t gather_size(size_t n)
+{
+    return offsetof(gather, kids) + (n ? n : 1) * sizeof(gather_kid);
+}
+
+static void release_all(size_t n, cio_future *const *futs)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        cio_future_unref(futs[i]);
+}
+
+static int kid_error(const gather_kid *k)
+{
+    return (int)(intptr_t)k->node.next;
+}
+
+static void gather_complete(gather *g, int err)
+{
+    cio_value v;
+
+    v.p = err == 0 ? g : NULL;
+    cio__future_finish(&g->fut, CIO__DONE, err, v);
+}
+
+/* A child finished (or failed at creation): count it, maybe finish. */
+static void kid_seen(gather *g, int err)
+{
+    g->pending--;
+    if (g->fut.state != CIO__PENDING)
+        return;
+    if (err != 0 && !g->return_exceptions) {
+        gather_complete(g, err);    /* the first error, at once (C2) */
+        return;
+    }
+    if (g->pending == 0)
+        gather_complete(g, g->cancel_requested ? CIO_ECANCELLED : 0);
+}
+
+static void kid_done(cio_loop *loop, cio__node *node)
+{
+    gather_kid *k = CIO__CONTAINER_OF(node, gather_kid, node);
+    gather *g = k->g;
+    int err;
+
+    node->run = NULL;
+    if (loop->closing)
+        return;
+    err = cio__future_outcome(k->child, NULL);
+    /* The gather answers for its children's errors: none is reported as
+     * never retrieved, even after the gather failed (C2). */
+    k->child->flags |= CIO__FF_RETRIEVED;
+    kid_seen(g, err);
+}
+
+cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
+                          int return_exceptions)
+{
+    gather *g;
+    size_t i;
+
+    if (loop == NULL || loop->closed || (n > 0 && futs == NULL)
+        || n > (SIZE_MAX - sizeof(gather)) / sizeof(gather_kid)) {
+        if (futs != NULL)
+            release_all(n, futs);
+        return NULL;
+    }
+    g = cio_alloc(gather_size(n));
+    if (g == NULL) {
+        release_all(n, futs);
+        return NULL;
+    }
+    cio__future_init(&g->fut, loop, &gather_vt);
+    g->n = n;
+    g->pending = n;
+    g->return_exceptions = return_exceptions != 0;
+    g->cancel_requested = 0;
+    for (i = 0; i < n; i++) {
+        gather_kid *k = &g->kids[i];
+
+        k->g = g;
+        k->child = futs[i];
+        k->node.run = kid_done;
+        k->node.next = NULL;
+        if (k->child == NULL || k->child->loop != loop) {
+            int err = k->child == NULL ? CIO_ENOMEM : CIO_EWRONGLOOP;
+
+            cio_future_unref(k->child);
+            k->child = NULL;
+            k->node.run = NULL;
+            k->node.next = (cio__node *)(intptr_t)err;
+        }
+    }
+    /* Register only once every record is set up: a child done already is
+     * scheduled, and failures at creation count now. */
+    for (i = 0; i < n; i++) {
+        gather_kid *k = &g->kids[i];
+
+        if (k->child != NULL)
+            cio__future_add_waiter(k->child, &k->node);
+        else
+            kid_seen(g, kid_error(k));
+    }
+    if (n == 0)
+        gather_complete(g, 0);
+    return &g->fut;
+}
+
+cio_future *cio_gather(cio_loop *loop, size_t n, cio_future *const *futs)
+{
+    return cio_gather_ex(loop, n, futs, 0);
+}
+
+static int gather_cancel(cio_future *f, const char *msg)
+{
+    gather *g = GATHER(f);
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < g->n; i++)
+        if (g->kids[i].child != NULL && cio_future_cancel(g->kids[i].child, msg))
+            ret = 1;
+    if (ret)
+        g->cancel_requested = 1;
+    return ret;
+}
+
+static void gather_destroy(cio_future *f)
+{
+    gather *g = GATHER(f);
+    size_t i;
+
+    for (i = 0; i < g->n; i++) {
+        gather_kid *k = &g->kids[i];
+
+        if (k->child == NULL)
+            continue;
+        if (k->node.run != NULL && !cio__future_remove_waiter(k->child, &k->node))
+            cio__loop_unschedule(f->loop, &k->node);
+        cio_future_unref(k->child);
+    }
+    cio_free(g, gather_size(g->n));
+}
+
+static const gather *as_gather(const cio_future *f)
+{
+    return f != NULL && f->vt == &gather_vt ? (const gather *)(const void *)f : NULL;
+}
+
+size_t cio_gather_size(const cio_future *f)
+{
+    const gather *g = as_gather(f);
+
+    return g != NULL ? g->n : 0;
+}
+
+cio_future *cio_gather_child(const cio_future *f, size_t i)
+{
+    const gather *g = as_gather(f);
+
+    return g != NULL && i < g->n ? g->kids[i].child : NULL;
+}
+
+int cio_gather_result(const cio_future *f, size_t i, cio_value *out)
+{
+    const gather *g = as_gather(f);
+
+    if (g == NULL || i >= g->n)
+        return CIO_EINVAL;
+    if (g->kids[i].child == NULL)
+        return kid_error(&g->kids[i]);
+    return cio__future_outcome(g->kids[i].child, out);
+}

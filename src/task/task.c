@@ -1,0 +1,360 @@
+/* task.c - tasks: a future that drives a coroutine frame.
+ *
+ * A task and its frame are one allocation (or caller storage). Stepping it
+ * resumes the frame; when the frame suspends on a future, the task's step
+ * node joins that future's callback ring, so completing the future
+ * schedules the next step - asyncio's Task.__step / __wakeup, with no
+ * allocation per await.
+ *
+ * References: the caller of cio_task_new gets one; the loop holds one while
+ * the task is pending. The frame's wait_on holds one on the awaited future
+ * until the next await or the end.
+ */
+#include <string.h>
+#include "internal.h"
+
+static int task_cancel(cio_future *f, const char *msg);
+static void task_destroy(cio_future *f);
+
+const cio__future_vt cio__task_vt = { "Task", 0, task_cancel, NULL, task_destroy };
+
+#define TASK(f) ((cio__task *)(void *)(f))
+
+static void task_step(cio_loop *loop, cio__node *node);
+
+size_t cio_task_size(const cio_task_type *type)
+{
+    if (type == NULL)
+        return 0;
+    return CIO__TASK_FRAME_OFFSET + type->frame_size;
+}
+
+static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
+                              const void *frame, cio__task *t, uint32_t tflags)
+{
+    cio_coro *co = CIO__TASK_FRAME(t);
+
+    cio__future_init(&t->fut, loop, &cio__task_vt);
+    t->fut.refs = 2;                /* the caller's and the loop's */
+    t->step.next = NULL;
+    t->step.run = task_step;
+    t->type = type;
+    t->tflags = tflags;
+    t->cancel_requests = 0;
+    cio__sleeper_init_embedded(&t->sleeper, loop);
+    memcpy(co, frame, type->frame_size);
+    cio_coro_init(co);
+    t->prev = NULL;
+    t->next = loop->tasks;
+    if (loop->tasks != NULL)
+        loop->tasks->prev = t;
+    loop->tasks = t;
+    cio__loop_schedule(loop, &t->step);
+    return &t->fut;
+}
+
+static int bad_type(const cio_task_type *type)
+{
+    return type == NULL || type->step == NULL || type->frame_size < sizeof(cio_coro);
+}
+
+cio_future *cio_task_new(cio_loop *loop, const cio_task_type *type, const void *frame)
+{
+    cio__task *t;
+
+    if (loop == NULL || loop->closed || bad_type(type) || frame == NULL)
+        return NULL;
+    t = cio_alloc(cio_task_size(type));
+    if (t == NULL)
+        return NULL;
+    return task_setup(loop, type, frame, t, 0);
+}
+
+cio_future *cio_task_new_in(cio_loop *loop, const cio_task_type *type,
+                            const void *frame, void *storage, size_t size)
+{
+    if (loop == NULL || loop->closed || bad_type(type) || frame == NULL
+        || storage == NULL || size < cio_task_size(type)
+        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0
+        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+        return NULL;
+    return task_setup(loop, type, frame, storage, CIO__TF_STATIC);
+}
+
+int cio_task_is_task(const cio_future *f)
+{
+    return f != NULL && f->vt == &cio__task_vt;
+}
+
+cio_future *cio_task_current(cio_loop *loop)
+{
+    return loop != NULL && loop->current != NULL ? &loop->current->fut : NULL;
+}
+
+/* ---- names: a named task carries its own copy of its type ---- */
+
+typedef struct named_type {
+    cio_task_type type;
+    size_t size;
+    char name[1];
+} named_type;
+
+const char *cio_task_name(const cio_future *f)
+{
+    return cio_task_is_task(f) ? TASK(f)->type->name : NULL;
+}
+
+static void drop_name(cio__task *t)
+{
+    named_type *nt;
+
+    if (!(t->tflags & CIO__TF_NAMED))
+        return;
+    nt = CIO__CONTAINER_OF(t->type, named_type, type);
+    t->type = NULL;
+    t->tflags &= ~CIO__TF_NAMED;
+    cio_free(nt, nt->size);
+}
+
+int cio_task_set_name(cio_future *f, const char *name)
+{
+    cio__task *t;
+    named_type *nt;
+    size_t len, size;
+
+    if (!cio_task_is_task(f))
+        return CIO_ENOTTASK;
+    if (name == NULL)
+        return CIO_EINVAL;
+    t = TASK(f);
+    len = strlen(name);
+    size = offsetof(named_type, name) + len + 1;
+    nt = cio_alloc(size);
+    if (nt == NULL)
+        return CIO_ENOMEM;
+    nt->size = size;
+    memcpy(nt->name, name, len + 1);
+    nt->type = *t->type;
+    nt->type.name = nt->name;
+    drop_name(t);
+    t->type = &nt->type;
+    t->tflags |= CIO__TF_NAMED;
+    return 0;
+}
+
+/* ---- awaiting ---- */
+
+static void release_awaited(cio__task *t)
+{
+    cio_coro *co = CIO__TASK_FRAME(t);
+    cio_future *f = co->wait_on;
+
+    if (f == NULL)
+        return;
+    co->wait_on = NULL;
+    if (t->tflags & CIO__TF_WAITING) {
+        cio__future_remove_waiter(f, &t->step);
+        t->tflags &= ~CIO__TF_WAITING;
+    }
+    cio_future_unref(f);
+}
+
+void cio__await_release(cio_loop *loop)
+{
+    if (loop != NULL && loop->current != NULL)
+        release_awaited(loop->current);
+}
+
+static void outcome_into(cio_coro *co, int err)
+{
+    co->err = err;
+    co->result.p = NULL;
+    co->result.i = 0;
+}
+
+int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
+{
+    cio__task *t = loop != NULL ? loop->current : NULL;
+
+    if (t == NULL) {
+        cio_future_unref(f);
+        outcome_into(co, CIO_ENOLOOP);
+        return CIO_CORO_DONE;
+    }
+    release_awaited(t);
+    if (f == NULL) {
+        outcome_into(co, CIO_ENOMEM);
+        return CIO_CORO_DONE;
+    }
+    if (f->loop != loop || f == &t->fut) {
+        int err = f == &t->fut ? CIO_ESELFAWAIT : CIO_EWRONGLOOP;
+
+        cio_future_unref(f);
+        outcome_into(co, err);
+        return CIO_CORO_DONE;
+    }
+    CIO__TASK_AWAITING(t) = f;
+    co->wait_on = f;
+    if (f == &t->sleeper.fut && cio__sleeper_is_zero(&t->sleeper)) {
+        /* sleep(0): done now, but the task still yields one iteration */
+        cio__sleeper_finish_now(&t->sleeper);
+        return CIO_CORO_PENDING;
+    }
+    if (f->state == CIO__PENDING)
+        return CIO_CORO_PENDING;
+    co->err = cio_future_result(f, &co->result);
+    return CIO_CORO_DONE;
+}
+
+void cio__await_resume(cio_coro *co, cio_loop *loop)
+{
+    cio__task *t = loop != NULL ? loop->current : NULL;
+    cio_future *f = t != NULL ? CIO__TASK_AWAITING(t) : NULL;
+
+    if (co->flags & CIO_CORO_F_CANCEL) {
+        co->flags &= ~CIO_CORO_F_CANCEL;
+        outcome_into(co, CIO_ECANCELLED);
+        return;
+    }
+    if (f == NULL || f->state == CIO__PENDING) {
+        outcome_into(co, CIO_EINVALSTATE);
+        return;
+    }
+    co->err = cio_future_result(f, &co->result);
+}
+
+/* ---- stepping ---- */
+
+/* The task's coroutine ended (or never started): complete the future. */
+static void task_finish(cio__task *t, int err, cio_value result)
+{
+    const char *msg = (const char *)t->fut.result.p;    /* the cancel message */
+    cio_value v;
+
+    if (t->tflags & CIO__TF_MUST_CANCEL)
+        err = CIO_ECANCELLED;          /* cancelled after its last await (T7) */
+    t->tflags &= ~CIO__TF_MUST_CANCEL;
+    if (err == CIO_ECANCELLED) {
+        cio_future *awaited = CIO__TASK_AWAITING(t);
+
+        if (t->cancel_requests == 0)
+            msg = awaited != NULL ? cio_future_cancel_message(awaited) : NULL;
+        v.p = (void *)(uintptr_t)msg;
+        release_awaited(t);
+        cio__future_finish(&t->fut, CIO__CANCELLED, CIO_ECANCELLED, v);
+    } else {
+        release_awaited(t);
+        v.p = NULL;
+        if (err == 0)
+            v = result;
+        cio__future_finish(&t->fut, CIO__DONE, err, v);
+    }
+    cio_future_unref(&t->fut);         /* the loop's reference */
+}
+
+static void task_step(cio_loop *loop, cio__node *node)
+{
+    cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
+    cio_coro *co = CIO__TASK_FRAME(t);
+    cio__task *prev;
+    cio_future *f;
+    int rc;
+
+    if (loop->closing || t->fut.state != CIO__PENDING)
+        return;
+    t->tflags &= ~CIO__TF_WAITING;
+    if (t->tflags & CIO__TF_MUST_CANCEL) {
+        if (!(t->tflags & CIO__TF_STARTED)) {   /* never ran: it never will (T2) */
+            task_finish(t, CIO_ECANCELLED, co->result);
+            return;
+        }
+        t->tflags &= ~CIO__TF_MUST_CANCEL;
+        co->flags |= CIO_CORO_F_CANCEL;
+    }
+    t->tflags |= CIO__TF_STARTED;
+    prev = loop->current;
+    loop->current = t;
+    rc = t->type->step(co, loop);
+    loop->current = prev;
+    if (rc == CIO_CORO_DONE) {
+        task_finish(t, co->err, co->result);
+        return;
+    }
+    f = CIO__TASK_AWAITING(t);
+    if (f == NULL || f->state != CIO__PENDING) {
+        cio__loop_schedule(loop, &t->step);     /* a yield: one iteration */
+        return;
+    }
+    t->tflags |= CIO__TF_WAITING;
+    cio__future_add_waiter(f, &t->step);
+    if ((t->tflags & CIO__TF_MUST_CANCEL)
+        && cio_future_cancel(f, (const char *)t->fut.result.p))
+        t->tflags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
+}
+
+/* asyncio's Task.cancel: cancel what the task waits on, else deliver
+ * CIO_ECANCELLED at its next step. */
+static int task_cancel(cio_future *f, const char *msg)
+{
+    cio__task *t = TASK(f);
+
+    if (f->state != CIO__PENDING)
+        return 0;
+    t->cancel_requests++;
+    f->result.p = (void *)(uintptr_t)msg;       /* unused while pending */
+    if ((t->tflags & CIO__TF_WAITING) && cio_future_cancel(CIO__TASK_AWAITING(t), msg))
+        return 1;
+    t->tflags |= CIO__TF_MUST_CANCEL;
+    return 1;
+}
+
+static void task_destroy(cio_future *f)
+{
+    cio__task *t = TASK(f);
+    cio_loop *loop = f->loop;
+    size_t size = cio_task_size(t->type);
+
+    release_awaited(t);
+    cio__timer_forget(loop, &t->sleeper.timer);
+    drop_name(t);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        loop->tasks = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    if (!(t->tflags & CIO__TF_STATIC))
+        cio_free(t, size);
+}
+
+/* The loop is being freed: report and free every task still alive. Tasks
+ * are pinned first so that releasing what they await (which may free
+ * gathers holding other tasks) never frees one under our feet. */
+void cio__tasks_destroy_all(cio_loop *loop)
+{
+    cio__task *t, *next;
+
+    for (t = loop->tasks; t != NULL; t = t->next)
+        t->fut.refs++;
+    for (t = loop->tasks; t != NULL; t = t->next) {
+        if (t->fut.state != CIO__PENDING)
+            continue;
+        cio__report(loop, "Task was destroyed but it is pending!", 0, NULL, &t->fut);
+        release_awaited(t);
+        t->fut.state = CIO__CANCELLED;  /* quietly: nothing may run now */
+        t->fut.err = CIO_ECANCELLED;
+        t->fut.result.p = NULL;
+        t->fut.refs--;                  /* the loop's reference */
+    }
+    for (t = loop->tasks; t != NULL; t = next) {
+        next = t->next;
+        cio_future_unref(&t->fut);
+    }
+    /* What is left is still referenced by the application: free it anyway,
+     * the loop is going away. */
+    while ((t = loop->tasks) != NULL) {
+        t->fut.refs = 1;
+        t->fut.flags |= CIO__FF_RETRIEVED;
+        cio_future_unref(&t->fut);
+    }
+}

@@ -1,0 +1,91 @@
+/* testutil.h - helpers shared by the Check suites: traces and a loop whose
+ * exception handler records what it was told.
+ *
+ * Traces: trace_add(&tr, "a") appends a word; ck_assert_str_eq(tr.buf,
+ * "a b c") compares the whole order at once, so a failure prints both.
+ */
+#ifndef CIO_TESTUTIL_H
+#define CIO_TESTUTIL_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cio.h>
+
+typedef struct trace {
+    char buf[4096];
+} trace;
+
+static inline void trace_add(trace *tr, const char *word)
+{
+    size_t len = strlen(tr->buf);
+
+    ck_assert_uint_lt(len + strlen(word) + 2, sizeof tr->buf);
+    if (len > 0)
+        tr->buf[len++] = ' ';
+    strcpy(tr->buf + len, word);
+}
+
+static inline void trace_addf(trace *tr, const char *fmt, long v)
+{
+    char word[64];
+
+    snprintf(word, sizeof word, fmt, v);
+    trace_add(tr, word);
+}
+
+/* What the exception handler saw. */
+typedef struct reports {
+    int count;
+    char messages[16][96];
+    int errs[16];
+    cio_future *futures[16];
+} reports;
+
+static void record_report(cio_loop *loop, const cio_exception_context *ctx, void *arg)
+{
+    reports *r = arg;
+
+    (void)loop;
+    if (r->count < 16) {
+        snprintf(r->messages[r->count], sizeof r->messages[0], "%s",
+                 ctx->message != NULL ? ctx->message : "");
+        r->errs[r->count] = ctx->err;
+        r->futures[r->count] = ctx->future;
+    }
+    r->count++;
+}
+
+/* A new loop whose handler records into r (zeroed here). */
+static inline cio_loop *loop_with_reports(reports *r)
+{
+    cio_loop *loop = cio_loop_new();
+
+    ck_assert_ptr_nonnull(loop);
+    memset(r, 0, sizeof *r);
+    cio_loop_set_exception_handler(loop, record_report, r);
+    return loop;
+}
+
+/* Free the loop and insist nothing was reported that the test did not
+ * expect (expected = how many reports the test accounted for). */
+static inline void loop_done(cio_loop *loop, reports *r, int expected)
+{
+    ck_assert_int_eq(cio_loop_free(loop), 0);
+    ck_assert_int_eq(r->count, expected);
+}
+
+/* Run every suite given and exit with Check's verdict. */
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif /* CIO_TESTUTIL_H */
