@@ -142,6 +142,7 @@ struct cio_loop {
     cio__task *current;         /* the task being stepped */
     cio__task *tasks;           /* live tasks (intrusive list) */
     cio_future *last_run;       /* future of the last run_until_complete */
+    cio__node stop_node;        /* in last_run's ring: stops the loop */
     cio_exception_handler_fn exc_handler;
     void *exc_arg;
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;

@@ -8,6 +8,7 @@
 #define CIO_TESTUTIL_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,17 @@ static inline void trace_add(trace *tr, const char *word)
     strcpy(tr->buf + len, word);
 }
 
-static inline void trace_addf(trace *tr, const char *fmt, long v)
+/* trace_add of a printf-formatted word. */
+static void trace_addf(trace *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), unused));
+static void trace_addf(trace *tr, const char *fmt, ...)
 {
     char word[64];
+    va_list ap;
 
-    snprintf(word, sizeof word, fmt, v);
+    va_start(ap, fmt);
+    vsnprintf(word, sizeof word, fmt, ap);
+    va_end(ap);
     trace_add(tr, word);
 }
 
@@ -43,7 +50,7 @@ typedef struct reports {
     cio_future *futures[16];
 } reports;
 
-static void record_report(cio_loop *loop, const cio_exception_context *ctx, void *arg)
+static __attribute__((unused)) void record_report(cio_loop *loop, const cio_exception_context *ctx, void *arg)
 {
     reports *r = arg;
 

@@ -132,6 +132,7 @@ static inline void cio_coro_cancel(cio_coro *co)
 #  define CIO__LC_GOTO_FINALLY(co) do { (co)->lc = -1; goto cio__dispatch; } while (0)
 #  define CIO__LC_FINALLY(co) case -1:
 #  define CIO__LC_END(co) default: ; }
+#  define CIO__LC_FALL CIO__FALLTHROUGH
 #else
 #  define CIO__LC_BEGIN(co)                                                   \
     int cio__to_finally = 0;                                                  \
@@ -144,6 +145,7 @@ static inline void cio_coro_cancel(cio_coro *co)
 #  define CIO__LC_GOTO_FINALLY(co) do { cio__to_finally = 1; goto cio__dispatch; } while (0)
 #  define CIO__LC_FINALLY(co) case 1:
 #  define CIO__LC_END(co) default: ; }
+#  define CIO__LC_FALL ((void)0)
 #endif
 
 /* ---- the coroutine macros; `co` is a cio_coro * ---- */
@@ -215,6 +217,7 @@ static inline void cio_coro_cancel(cio_coro *co)
 #define CIO__CORO_CALL_N(co, n, child, call)                                  \
     do {                                                                      \
         CIO__LC_SET(co, n);                                                   \
+        CIO__LC_FALL;                                                         \
         CIO__LC_LABEL(co, n);                                                 \
         (child)->flags |= (co)->flags & CIO_CORO_F_CANCEL;                    \
         (co)->flags &= ~CIO_CORO_F_CANCEL;                                    \

@@ -306,11 +306,13 @@ int cio_loop_run_forever(cio_loop *loop)
     return err;
 }
 
-static int stop_when_done(cio_future *f, void *arg)
+/* run_until_complete's future is done: stop (no allocation: the node is
+ * the loop's own). */
+static void stop_when_done(cio_loop *loop, cio__node *node)
 {
-    (void)arg;
-    cio_loop_stop(f->loop);
-    return 0;
+    (void)node;
+    if (!loop->closing)
+        cio_loop_stop(loop);
 }
 
 int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result)
@@ -333,16 +335,15 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result
     }
     cio_future_unref(loop->last_run);
     loop->last_run = f;     /* keeps a pointer result (a gather's) valid */
-    err = cio_future_add_done_callback(f, stop_when_done, NULL);
-    if (err != 0)
-        return err;
+    loop->stop_node.run = stop_when_done;
+    cio__future_add_waiter(f, &loop->stop_node);
     err = cio_loop_run_forever(loop);
-    if (err != 0)
-        return err;
     if (!cio_future_done(f)) {
-        cio_future_remove_done_callback(f, stop_when_done, NULL);
-        return CIO_ESTOPPED;
+        if (!cio__future_remove_waiter(f, &loop->stop_node))
+            cio__loop_unschedule(loop, &loop->stop_node);
+        return err != 0 ? err : CIO_ESTOPPED;
     }
+    cio__loop_unschedule(loop, &loop->stop_node);  /* stopped by someone else */
     return cio_future_result(f, result);
 }
 
