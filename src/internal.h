@@ -46,6 +46,7 @@ enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
 #define CIO__FF_RETRIEVED 1u  /* the error was looked at: do not report it */
 #define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep) */
 #define CIO__FF_STATIC    4u  /* storage is not ours to free */
+/* bits 8..64 are the task's (CIO__TF_*) */
 
 typedef struct cio__future_vt {
     const char *kind;                 /* "Future", "Task", ... for reports */
@@ -65,9 +66,20 @@ struct cio_future {
     cio_value result;       /* result; the cancel message once cancelled */
     int16_t err;            /* error when done with one */
     uint8_t state;          /* CIO__PENDING / _DONE / _CANCELLED */
-    uint8_t flags;          /* CIO__FF_* */
-    uint32_t refs;
+    uint8_t flags;          /* CIO__FF_*, and CIO__TF_* for a task */
+    uint32_t refs : 24;     /* saturates: a future that reaches the maximum
+                               is never freed rather than freed too early */
+    uint32_t cancel_requests : 8;   /* a task's, saturating */
 };
+
+#define CIO__REFS_MAX 0xffffffu
+
+/* Take a reference (saturating). */
+static inline void cio__pin(cio_future *f)
+{
+    if (f->refs < CIO__REFS_MAX)
+        f->refs++;
+}
 
 extern const cio__future_vt cio__plain_future_vt;
 
@@ -98,11 +110,11 @@ int cio__sleeper_is_zero(const cio__sleeper *s);
 
 /* ---- tasks ---- */
 
-#define CIO__TF_STARTED     1u  /* the body ran at least once */
-#define CIO__TF_MUST_CANCEL 2u  /* deliver a cancel at the next step */
-#define CIO__TF_STATIC      4u  /* caller storage */
-#define CIO__TF_WAITING     8u  /* step is in the awaited future's ring */
-#define CIO__TF_NAMED      16u  /* type is our own copy carrying a name */
+/* A task's flags live in its future's flags (caller storage: FF_STATIC). */
+#define CIO__TF_STARTED      8u  /* the body ran at least once */
+#define CIO__TF_MUST_CANCEL 16u  /* deliver a cancel at the next step */
+#define CIO__TF_WAITING     32u  /* step is in the awaited future's ring */
+#define CIO__TF_NAMED       64u  /* type is our own copy carrying a name */
 
 /* The future a task awaits lives in its frame's wait_on (it holds one
  * reference): one pointer less per task. */
@@ -111,8 +123,6 @@ typedef struct cio__task {
     cio__node step;             /* ready queue / awaited future's ring */
     const cio_task_type *type;  /* a named copy after cio_task_set_name */
     struct cio__task *prev, *next;  /* the loop's list of live tasks */
-    uint32_t tflags;            /* CIO__TF_* */
-    uint32_t cancel_requests;
     cio__sleeper sleeper;       /* the built-in sleep: no allocation */
     /* the frame follows, aligned */
 } cio__task;
@@ -128,15 +138,21 @@ void cio__tasks_destroy_all(cio_loop *loop);
 
 /* ---- the scheduler, as the task layer sees it ---- */
 
-typedef struct cio__timer_heap {
-    cio__timer **items;
-    uint32_t len, cap;
-    uint32_t ncancelled;        /* cancelled timers still in the heap */
-} cio__timer_heap;
+/* The loop's timers (loop/timer_queue.h): an in-order ring and a heap. */
+typedef struct cio__timer_queue {
+    cio__timer **heap;
+    uint32_t heap_len, heap_cap;
+    cio__timer **ring;          /* slots; NULL marks a removed timer */
+    uint32_t ring_cap;          /* a power of two, or 0 */
+    uint32_t ring_head, ring_tail;  /* free-running counters */
+    uint32_t ring_len;          /* live timers in the ring */
+    uint32_t ncancelled;        /* cancelled timers still queued */
+    cio__timer last;            /* key of the ring's last timer */
+} cio__timer_queue;
 
 struct cio_loop {
     cio__node *ready_head, *ready_tail;
-    cio__timer_heap timers;
+    cio__timer_queue timers;
     uint32_t timer_seq;
     unsigned long iteration;
     cio__task *current;         /* the task being stepped */

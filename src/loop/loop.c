@@ -10,7 +10,7 @@
 #include <string.h>
 #include "internal.h"
 #include "loop/backend.h"
-#include "loop/timer_heap.h"
+#include "loop/timer_queue.h"
 
 /* ---- the ready queue ---- */
 
@@ -91,42 +91,40 @@ int cio__timer_start(cio_loop *loop, cio__timer *t, double when, cio__run_fn run
 {
     if (t->idx == CIO__TIMER_QUEUED)
         return CIO_EBUSY;
-    t->when = when;
-    t->seq = loop->timer_seq++ & 0x7fffffffu;
-    t->node.run = run;
-    if (t->idx != CIO__TIMER_IDLE) {         /* still in the heap: re-key */
+    if (t->idx != CIO__TIMER_IDLE) {         /* still queued: take it out */
         if (t->cancelled) {
             t->cancelled = 0;
             loop->timers.ncancelled--;
         }
-        cio__heap_fix(&loop->timers, t);
-        return 0;
+        cio__tq_remove(&loop->timers, t);
     }
-    return cio__heap_push(&loop->timers, t);
+    t->when = when;
+    t->seq = loop->timer_seq++ & 0x7fffffffu;
+    t->node.run = run;
+    return cio__tq_push(&loop->timers, t);
 }
 
-/* Drop cancelled timers once they are most of the heap (asyncio does the
+/* Let the loop forget a timer: it is cancelled (drop what it holds) or the
+ * loop is closing (its run sees loop->closing). */
+static int let_go(cio__timer *t, void *arg)
+{
+    cio_loop *loop = arg;
+
+    if (!t->cancelled && !loop->closing)
+        return 0;
+    t->cancelled = 0;
+    t->idx = CIO__TIMER_IDLE;
+    if (t->node.run != NULL)
+        t->node.run(loop, &t->node);
+    return 1;
+}
+
+/* Drop cancelled timers once they are most of the queue (asyncio does the
  * same): O(n), paid for by the n/2 cancels that made it necessary. */
 static void compact_timers(cio_loop *loop)
 {
-    cio__timer_heap *h = &loop->timers;
-    uint32_t i, kept = 0;
-
-    for (i = 0; i < h->len; i++) {
-        cio__timer *t = h->items[i];
-
-        if (t->cancelled) {
-            t->cancelled = 0;
-            t->idx = CIO__TIMER_IDLE;
-            if (t->node.run != NULL)
-                t->node.run(loop, &t->node);
-        } else {
-            h->items[kept++] = t;
-        }
-    }
-    h->len = kept;
-    h->ncancelled = 0;
-    cio__heap_rebuild(h);
+    cio__tq_filter(&loop->timers, let_go, loop);
+    loop->timers.ncancelled = 0;
 }
 
 void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop)
@@ -138,7 +136,8 @@ void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop)
         return;
     t->cancelled = 1;
     loop->timers.ncancelled++;
-    if (loop->timers.len > 64 && loop->timers.ncancelled > loop->timers.len / 2)
+    if (cio__tq_len(&loop->timers) > 64
+        && loop->timers.ncancelled > cio__tq_len(&loop->timers) / 2)
         compact_timers(loop);
 }
 
@@ -156,7 +155,7 @@ void cio__timer_forget(cio_loop *loop, cio__timer *t)
         t->cancelled = 0;
         loop->timers.ncancelled--;
     }
-    cio__heap_remove(&loop->timers, t);
+    cio__tq_remove(&loop->timers, t);
 }
 
 /* Move every timer due at `now` to the ready queue, in deadline order. */
@@ -164,8 +163,8 @@ static void queue_due_timers(cio_loop *loop, double now)
 {
     cio__timer *t;
 
-    while ((t = cio__heap_top(&loop->timers)) != NULL && t->when <= now) {
-        cio__heap_remove(&loop->timers, t);
+    while ((t = cio__tq_top(&loop->timers)) != NULL && t->when <= now) {
+        cio__tq_remove(&loop->timers, t);
         if (t->cancelled) {
             t->cancelled = 0;
             loop->timers.ncancelled--;
@@ -185,7 +184,7 @@ double cio__loop_timeout(cio_loop *loop)
 
     if (loop->ready_head != NULL || loop->stopping)
         return 0;
-    t = cio__heap_top(&loop->timers);
+    t = cio__tq_top(&loop->timers);
     if (t == NULL)
         return -1;
     d = t->when - cio__backend_now(loop);
@@ -196,7 +195,7 @@ void cio__loop_run_once(cio_loop *loop)
 {
     cio__node *last, *n;
 
-    if (loop->timers.len > 0)
+    if (cio__tq_len(&loop->timers) > 0)
         queue_due_timers(loop, cio__backend_now(loop));
     last = loop->ready_tail;
     while (last != NULL) {
@@ -232,20 +231,11 @@ cio_loop *cio_loop_new(void)
 /* Let go of every queued node and timer without running them. */
 static void drop_scheduled(cio_loop *loop)
 {
-    cio__timer_heap *h = &loop->timers;
     cio__node *n;
 
     loop->closing = 1;
-    while (h->len > 0) {
-        cio__timer *t = h->items[h->len - 1];
-
-        h->len--;
-        t->idx = CIO__TIMER_IDLE;
-        t->cancelled = 0;
-        if (t->node.run != NULL)
-            t->node.run(loop, &t->node);
-    }
-    h->ncancelled = 0;
+    cio__tq_filter(&loop->timers, let_go, loop);
+    loop->timers.ncancelled = 0;
     while ((n = loop->ready_head) != NULL) {
         loop->ready_head = n->next;
         if (loop->ready_head == NULL)
@@ -283,7 +273,7 @@ int cio_loop_free(cio_loop *loop)
     loop->last_run = NULL;
     cio__tasks_destroy_all(loop);
     drop_scheduled(loop);   /* whatever destroying tasks released */
-    cio__heap_free(&loop->timers);
+    cio__tq_free(&loop->timers);
     cio__backend_free(loop);
     cio_free(loop, sizeof *loop);
     return 0;

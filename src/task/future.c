@@ -31,6 +31,7 @@ void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
     f->state = CIO__PENDING;
     f->flags = 0;
     f->refs = 1;
+    f->cancel_requests = 0;
 }
 
 cio_future *cio_future_new(cio_loop *loop)
@@ -49,7 +50,7 @@ cio_future *cio_future_new(cio_loop *loop)
 cio_future *cio_future_ref(cio_future *f)
 {
     if (f != NULL)
-        f->refs++;
+        cio__pin(f);
     return f;
 }
 
@@ -74,7 +75,7 @@ static void drop_callbacks(cio_future *f)
 
 void cio_future_unref(cio_future *f)
 {
-    if (f == NULL || --f->refs > 0)
+    if (f == NULL || f->refs == CIO__REFS_MAX || --f->refs > 0)
         return;
     if (f->state == CIO__DONE && f->err != 0 && !(f->flags & CIO__FF_RETRIEVED)
         && !f->loop->closing) {
@@ -164,7 +165,7 @@ void cio__future_finish(cio_future *f, int state, int err, cio_value v)
     do {
         n = n->next;
         if (n->run == cb_run)
-            f->refs++;
+            cio__pin(f);
     } while (n != tail);
     cio__loop_schedule_ring(f->loop, tail);
 }
@@ -321,7 +322,7 @@ int cio_future_add_done_callback(cio_future *f, cio_done_fn fn, void *arg)
     cb->fn = fn;
     cb->arg = arg;
     if (f->state != CIO__PENDING)
-        f->refs++;  /* scheduled now: it pins the future like finish does */
+        cio__pin(f);    /* scheduled now: it pins the future like finish does */
     cio__future_add_waiter(f, &cb->node);
     return 0;
 }

@@ -120,7 +120,7 @@ cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result)
         s = &t->sleeper;
         cio__future_init(&s->fut, loop, &sleeper_vt);
         s->fut.flags = CIO__FF_STATIC;
-        t->fut.refs++;                      /* the sleep pins its task */
+        cio__pin(&t->fut);                  /* the sleep pins its task */
     } else {
         s = cio_alloc(sizeof *s);
         if (s == NULL)

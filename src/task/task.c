@@ -39,8 +39,7 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     t->step.next = NULL;
     t->step.run = task_step;
     t->type = type;
-    t->tflags = tflags;
-    t->cancel_requests = 0;
+    t->fut.flags = (uint8_t)tflags;
     cio__sleeper_init_embedded(&t->sleeper, loop);
     memcpy(co, frame, type->frame_size);
     cio_coro_init(co);
@@ -78,7 +77,7 @@ cio_future *cio_task_new_in(cio_loop *loop, const cio_task_type *type,
         || ((uintptr_t)storage & (sizeof(double) - 1)) != 0
         || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
         return NULL;
-    return task_setup(loop, type, frame, storage, CIO__TF_STATIC);
+    return task_setup(loop, type, frame, storage, CIO__FF_STATIC);
 }
 
 int cio_task_is_task(const cio_future *f)
@@ -108,11 +107,11 @@ static void drop_name(cio__task *t)
 {
     named_type *nt;
 
-    if (!(t->tflags & CIO__TF_NAMED))
+    if (!(t->fut.flags & CIO__TF_NAMED))
         return;
     nt = CIO__CONTAINER_OF(t->type, named_type, type);
     t->type = NULL;
-    t->tflags &= ~CIO__TF_NAMED;
+    t->fut.flags &= ~CIO__TF_NAMED;
     cio_free(nt, nt->size);
 }
 
@@ -138,7 +137,7 @@ int cio_task_set_name(cio_future *f, const char *name)
     nt->type.name = nt->name;
     drop_name(t);
     t->type = &nt->type;
-    t->tflags |= CIO__TF_NAMED;
+    t->fut.flags |= CIO__TF_NAMED;
     return 0;
 }
 
@@ -152,9 +151,9 @@ static void release_awaited(cio__task *t)
     if (f == NULL)
         return;
     co->wait_on = NULL;
-    if (t->tflags & CIO__TF_WAITING) {
+    if (t->fut.flags & CIO__TF_WAITING) {
         cio__future_remove_waiter(f, &t->step);
-        t->tflags &= ~CIO__TF_WAITING;
+        t->fut.flags &= ~CIO__TF_WAITING;
     }
     cio_future_unref(f);
 }
@@ -231,13 +230,13 @@ static void task_finish(cio__task *t, int err, cio_value result)
     const char *msg = (const char *)t->fut.result.p;    /* the cancel message */
     cio_value v;
 
-    if (t->tflags & CIO__TF_MUST_CANCEL)
+    if (t->fut.flags & CIO__TF_MUST_CANCEL)
         err = CIO_ECANCELLED;          /* cancelled after its last await (T7) */
-    t->tflags &= ~CIO__TF_MUST_CANCEL;
+    t->fut.flags &= ~CIO__TF_MUST_CANCEL;
     if (err == CIO_ECANCELLED) {
         cio_future *awaited = CIO__TASK_AWAITING(t);
 
-        if (t->cancel_requests == 0)
+        if (t->fut.cancel_requests == 0)
             msg = awaited != NULL ? cio_future_cancel_message(awaited) : NULL;
         v.p = (void *)(uintptr_t)msg;
         release_awaited(t);
@@ -262,16 +261,16 @@ static void task_step(cio_loop *loop, cio__node *node)
 
     if (loop->closing || t->fut.state != CIO__PENDING)
         return;
-    t->tflags &= ~CIO__TF_WAITING;
-    if (t->tflags & CIO__TF_MUST_CANCEL) {
-        if (!(t->tflags & CIO__TF_STARTED)) {   /* never ran: it never will (T2) */
+    t->fut.flags &= ~CIO__TF_WAITING;
+    if (t->fut.flags & CIO__TF_MUST_CANCEL) {
+        if (!(t->fut.flags & CIO__TF_STARTED)) {   /* never ran: it never will (T2) */
             task_finish(t, CIO_ECANCELLED, co->result);
             return;
         }
-        t->tflags &= ~CIO__TF_MUST_CANCEL;
+        t->fut.flags &= ~CIO__TF_MUST_CANCEL;
         co->flags |= CIO_CORO_F_CANCEL;
     }
-    t->tflags |= CIO__TF_STARTED;
+    t->fut.flags |= CIO__TF_STARTED;
     prev = loop->current;
     loop->current = t;
     rc = t->type->step(co, loop);
@@ -285,11 +284,11 @@ static void task_step(cio_loop *loop, cio__node *node)
         cio__loop_schedule(loop, &t->step);     /* a yield: one iteration */
         return;
     }
-    t->tflags |= CIO__TF_WAITING;
+    t->fut.flags |= CIO__TF_WAITING;
     cio__future_add_waiter(f, &t->step);
-    if ((t->tflags & CIO__TF_MUST_CANCEL)
+    if ((t->fut.flags & CIO__TF_MUST_CANCEL)
         && cio_future_cancel(f, (const char *)t->fut.result.p))
-        t->tflags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
+        t->fut.flags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
 }
 
 /* asyncio's Task.cancel: cancel what the task waits on, else deliver
@@ -300,11 +299,12 @@ static int task_cancel(cio_future *f, const char *msg)
 
     if (f->state != CIO__PENDING)
         return 0;
-    t->cancel_requests++;
+    if (t->fut.cancel_requests < 255)
+        t->fut.cancel_requests++;
     f->result.p = (void *)(uintptr_t)msg;       /* unused while pending */
-    if ((t->tflags & CIO__TF_WAITING) && cio_future_cancel(CIO__TASK_AWAITING(t), msg))
+    if ((t->fut.flags & CIO__TF_WAITING) && cio_future_cancel(CIO__TASK_AWAITING(t), msg))
         return 1;
-    t->tflags |= CIO__TF_MUST_CANCEL;
+    t->fut.flags |= CIO__TF_MUST_CANCEL;
     return 1;
 }
 
@@ -323,7 +323,7 @@ static void task_destroy(cio_future *f)
         loop->tasks = t->next;
     if (t->next != NULL)
         t->next->prev = t->prev;
-    if (!(t->tflags & CIO__TF_STATIC))
+    if (!(t->fut.flags & CIO__FF_STATIC))
         cio_free(t, size);
 }
 
@@ -335,7 +335,7 @@ void cio__tasks_destroy_all(cio_loop *loop)
     cio__task *t, *next;
 
     for (t = loop->tasks; t != NULL; t = t->next)
-        t->fut.refs++;
+        cio__pin(&t->fut);
     for (t = loop->tasks; t != NULL; t = t->next) {
         if (t->fut.state != CIO__PENDING)
             continue;
@@ -344,7 +344,8 @@ void cio__tasks_destroy_all(cio_loop *loop)
         t->fut.state = CIO__CANCELLED;  /* quietly: nothing may run now */
         t->fut.err = CIO_ECANCELLED;
         t->fut.result.p = NULL;
-        t->fut.refs--;                  /* the loop's reference */
+        if (t->fut.refs < CIO__REFS_MAX)
+            t->fut.refs--;              /* the loop's reference */
     }
     for (t = loop->tasks; t != NULL; t = next) {
         next = t->next;

@@ -1,0 +1,229 @@
+/* timer_queue.c - timers by (deadline, sequence): an in-order ring plus a
+ * binary heap for the rest (see timer_queue.h). */
+#include "loop/timer_queue.h"
+
+#define RING_BIT 0x80000000u    /* idx of a ring timer: RING_BIT | slot */
+
+/* a before b? Sequence numbers wrap at 2^31: compare their distance. */
+static int before(const cio__timer *a, const cio__timer *b)
+{
+    if (a->when != b->when)
+        return a->when < b->when;
+    return ((uint32_t)(a->seq - b->seq) & 0x40000000u) != 0;
+}
+
+/* ---- the heap ---- */
+
+static void put(cio__timer_queue *q, uint32_t i, cio__timer *t)
+{
+    q->heap[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(cio__timer_queue *q, uint32_t i)
+{
+    cio__timer *t = q->heap[i];
+
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+
+        if (!before(t, q->heap[parent]))
+            break;
+        put(q, i, q->heap[parent]);
+        i = parent;
+    }
+    put(q, i, t);
+}
+
+static void sift_down(cio__timer_queue *q, uint32_t i)
+{
+    cio__timer *t = q->heap[i];
+
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+
+        if (child >= q->heap_len)
+            break;
+        if (child + 1 < q->heap_len && before(q->heap[child + 1], q->heap[child]))
+            child++;
+        if (!before(q->heap[child], t))
+            break;
+        put(q, i, q->heap[child]);
+        i = child;
+    }
+    put(q, i, t);
+}
+
+static int heap_push(cio__timer_queue *q, cio__timer *t)
+{
+    if (q->heap_len == q->heap_cap) {
+        uint32_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
+        cio__timer **items;
+
+        if (q->heap_cap >= RING_BIT / 2)
+            return CIO_ENOMEM;
+        items = cio_realloc(q->heap, (size_t)q->heap_cap * sizeof *items,
+                            (size_t)cap * sizeof *items);
+        if (items == NULL)
+            return CIO_ENOMEM;
+        q->heap = items;
+        q->heap_cap = cap;
+    }
+    put(q, q->heap_len++, t);
+    sift_up(q, t->idx);
+    return 0;
+}
+
+static void heap_remove(cio__timer_queue *q, cio__timer *t)
+{
+    uint32_t i = t->idx;
+    cio__timer *last = q->heap[--q->heap_len];
+
+    t->idx = CIO__TIMER_IDLE;
+    if (last == t)
+        return;
+    put(q, i, last);
+    if (i > 0 && before(last, q->heap[(i - 1) / 2]))
+        sift_up(q, i);
+    else
+        sift_down(q, i);
+}
+
+/* ---- the ring ---- */
+
+static uint32_t ring_used(const cio__timer_queue *q)
+{
+    return q->ring_tail - q->ring_head;
+}
+
+/* Double the ring, dropping tombstones; renumber the live timers. */
+static int ring_grow(cio__timer_queue *q)
+{
+    uint32_t cap = q->ring_cap ? q->ring_cap * 2 : 64, n = 0, i;
+    cio__timer **items;
+
+    if (q->ring_cap >= RING_BIT / 4)
+        return CIO_ENOMEM;
+    items = cio_alloc((size_t)cap * sizeof *items);
+    if (items == NULL)
+        return CIO_ENOMEM;
+    for (i = q->ring_head; i != q->ring_tail; i++) {
+        cio__timer *t = q->ring[i & (q->ring_cap - 1)];
+
+        if (t == NULL)
+            continue;
+        t->idx = RING_BIT | n;
+        items[n++] = t;
+    }
+    cio_free(q->ring, (size_t)q->ring_cap * sizeof *items);
+    q->ring = items;
+    q->ring_cap = cap;
+    q->ring_head = 0;
+    q->ring_tail = n;
+    return 0;
+}
+
+/* Skip removed timers at the front. */
+static void ring_trim(cio__timer_queue *q)
+{
+    while (q->ring_head != q->ring_tail && q->ring[q->ring_head & (q->ring_cap - 1)] == NULL)
+        q->ring_head++;
+}
+
+static int ring_push(cio__timer_queue *q, cio__timer *t)
+{
+    uint32_t slot;
+
+    if (q->ring_len == 0)
+        q->ring_head = q->ring_tail;    /* only tombstones left: drop them */
+    if (ring_used(q) == q->ring_cap && ring_grow(q) != 0)
+        return CIO_ENOMEM;
+    slot = q->ring_tail++ & (q->ring_cap - 1);
+    q->ring[slot] = t;
+    t->idx = RING_BIT | slot;
+    q->ring_len++;
+    q->last.when = t->when;
+    q->last.seq = t->seq;
+    return 0;
+}
+
+static void ring_remove(cio__timer_queue *q, cio__timer *t)
+{
+    q->ring[t->idx & ~RING_BIT] = NULL;
+    t->idx = CIO__TIMER_IDLE;
+    q->ring_len--;
+    ring_trim(q);
+}
+
+/* ---- the queue ---- */
+
+int cio__tq_push(cio__timer_queue *q, cio__timer *t)
+{
+    if (q->ring_len == 0 || !before(t, &q->last)) {
+        if (ring_push(q, t) == 0)
+            return 0;
+    }
+    return heap_push(q, t);
+}
+
+cio__timer *cio__tq_top(cio__timer_queue *q)
+{
+    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0] : NULL;
+
+    if (q->ring_len > 0) {
+        ring_trim(q);
+        r = q->ring[q->ring_head & (q->ring_cap - 1)];
+    }
+    if (r == NULL)
+        return h;
+    if (h == NULL)
+        return r;
+    return before(h, r) ? h : r;
+}
+
+void cio__tq_remove(cio__timer_queue *q, cio__timer *t)
+{
+    if (t->idx & RING_BIT)
+        ring_remove(q, t);
+    else
+        heap_remove(q, t);
+}
+
+void cio__tq_filter(cio__timer_queue *q, int (*drop)(cio__timer *t, void *arg), void *arg)
+{
+    uint32_t i, kept = 0;
+
+    for (i = q->ring_head; i != q->ring_tail; i++) {
+        uint32_t slot = i & (q->ring_cap - 1);
+        cio__timer *t = q->ring[slot];
+
+        if (t != NULL && drop(t, arg)) {
+            q->ring[slot] = NULL;       /* t may be gone: do not touch it */
+            q->ring_len--;
+        }
+    }
+    if (q->ring_len > 0)
+        ring_trim(q);
+    else
+        q->ring_head = q->ring_tail;
+    for (i = 0; i < q->heap_len; i++) {
+        cio__timer *t = q->heap[i];
+
+        if (!drop(t, arg))
+            q->heap[kept++] = t;
+    }
+    q->heap_len = kept;
+    for (i = 0; i < kept; i++)
+        q->heap[i]->idx = i;
+    for (i = kept / 2; i-- > 0;)
+        sift_down(q, i);
+}
+
+void cio__tq_free(cio__timer_queue *q)
+{
+    cio_free(q->heap, (size_t)q->heap_cap * sizeof *q->heap);
+    cio_free(q->ring, (size_t)q->ring_cap * sizeof *q->ring);
+    q->heap = q->ring = NULL;
+    q->heap_len = q->heap_cap = q->ring_cap = 0;
+    q->ring_head = q->ring_tail = q->ring_len = 0;
+}
