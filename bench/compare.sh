@@ -1,0 +1,62 @@
+#!/bin/sh
+# compare.sh - cio against its peers on the foundation workloads, same
+# machine, same run: spawn (vs Go goroutines) and sleepers (vs bare libev
+# timers, the floor). Runs each system alternately for several rounds and
+# prints medians and ratios. Needs a built tree (make) and, for Go, golang-go.
+#
+#   bench/compare.sh [ROUNDS] [N]      defaults: 5 rounds, N = 1000000
+set -eu
+rounds=${1:-5}
+n=${2:-1000000}
+top=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cio="$top/bench/cio_bench"
+[ -x "$cio" ] || { echo "build first: make" >&2; exit 2; }
+cc -O2 -o "$tmp/libev_timers" "$top/bench/peers/libev_timers.c" -lev
+have_go=0
+if command -v go >/dev/null 2>&1; then
+    (cd "$top/bench/peers" && GOCACHE="$tmp/gocache" go build -o "$tmp/go_bench" go_bench.go) && have_go=1
+fi
+
+# field NAME LINE -> the value of NAME=... in a result line
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+i=1
+while [ "$i" -le "$rounds" ]; do
+    printf 'round %s/%s\r' "$i" "$rounds" >&2
+    for sys in cio go libev; do
+        for w in spawn sleepers; do
+            case $sys/$w in
+                cio/*) line=$("$cio" "$w" "$n") ;;
+                go/*) [ "$have_go" = 1 ] || continue; line=$("$tmp/go_bench" "$w" "$n") ;;
+                libev/sleepers) line=$("$tmp/libev_timers" "$n") ;;
+                *) continue ;;
+            esac
+            field wall "$line" >>"$tmp/$sys.$w.wall"
+            field maxrss_kb "$line" >>"$tmp/$sys.$w.rss"
+        done
+    done
+    i=$((i + 1))
+done
+echo >&2
+
+printf '%-10s %-14s %12s %14s\n' workload system "median wall" "median RSS KB"
+for w in spawn sleepers; do
+    for sys in cio go libev; do
+        [ -f "$tmp/$sys.$w.wall" ] || continue
+        wall=$(median <"$tmp/$sys.$w.wall")
+        rss=$(median <"$tmp/$sys.$w.rss")
+        eval "m_${sys}_$w=$wall"
+        printf '%-10s %-14s %12s %14s\n' "$w" "$sys" "$wall" "$rss"
+    done
+done
+echo
+if [ "$have_go" = 1 ]; then
+    awk -v c="$m_cio_spawn" -v g="$m_go_spawn" 'BEGIN { printf "spawn: Go / cio = %.2fx (target >= 4x)\n", g / c }'
+fi
+awk -v c="$m_cio_sleepers" -v l="$m_libev_sleepers" \
+    'BEGIN { printf "sleepers: cio / libev timers = %.3fx (target <= 1.15x)\n", c / l }'
+echo "(N = $n, $rounds rounds, medians; $(nproc) cores, $(date -u +%Y-%m-%d))"
