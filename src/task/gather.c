@@ -171,8 +171,13 @@ static void gather_destroy(cio_future *f)
 
         if (k->child == NULL)
             continue;
-        if (k->node.run != NULL && !cio__future_remove_waiter(k->child, &k->node))
-            cio__loop_unschedule(f->loop, &k->node);
+        if (k->node.run != NULL) {
+            /* Not seen done yet: the gather still answers for its error,
+             * as CPython's callback, which outlives the gather, does. */
+            k->child->flags |= CIO__FF_RETRIEVED;
+            if (!cio__future_remove_waiter(k->child, &k->node))
+                cio__loop_unschedule(f->loop, &k->node);
+        }
         cio_future_unref(k->child);
     }
     cio_free(g, gather_size(g->n));
