@@ -62,8 +62,10 @@ typedef struct cio__future_vt {
 struct cio_future {
     const cio__future_vt *vt;
     cio_loop *loop;
-    cio__node *cb_tail;     /* ring of done callbacks; tail->next is head */
-    cio_value result;       /* result; the cancel message once cancelled */
+    union {                 /* one or the other: 8 bytes less per future */
+        cio__node *cb_tail; /* pending: ring of done callbacks (tail->next is head) */
+        cio_value result;   /* done: the result; cancelled: the message */
+    };
     int16_t err;            /* error when done with one */
     uint8_t state;          /* CIO__PENDING / _DONE / _CANCELLED */
     uint8_t flags;          /* CIO__FF_*, and CIO__TF_* for a task */
@@ -104,9 +106,10 @@ typedef struct cio__sleeper {
 
 void cio__sleeper_init_embedded(cio__sleeper *s, cio_loop *loop);
 int cio__sleeper_busy(const cio__sleeper *s);
-/* Complete a zero-delay sleep at once (its task yields instead). */
-void cio__sleeper_finish_now(cio__sleeper *s);
-int cio__sleeper_is_zero(const cio__sleeper *s);
+/* A sleep of 0 nobody waits on yet: its awaiting task yields instead. */
+int cio__sleeper_is_zero(const cio_future *f);
+/* Complete such a sleep at once. */
+void cio__sleeper_finish_now(cio_future *f);
 
 /* ---- tasks ---- */
 
@@ -114,14 +117,14 @@ int cio__sleeper_is_zero(const cio__sleeper *s);
 #define CIO__TF_STARTED      8u  /* the body ran at least once */
 #define CIO__TF_MUST_CANCEL 16u  /* deliver a cancel at the next step */
 #define CIO__TF_WAITING     32u  /* step is in the awaited future's ring */
-#define CIO__TF_NAMED       64u  /* type is our own copy carrying a name */
+#define CIO__TF_EXTRAS      64u  /* type points into our cio__task_extras */
 
 /* The future a task awaits lives in its frame's wait_on (it holds one
  * reference): one pointer less per task. */
 typedef struct cio__task {
     cio_future fut;
     cio__node step;             /* ready queue / awaited future's ring */
-    const cio_task_type *type;  /* a named copy after cio_task_set_name */
+    const cio_task_type *type;  /* inside cio__task_extras once it has some */
     struct cio__task *prev, *next;  /* the loop's list of live tasks */
     cio__sleeper sleeper;       /* the built-in sleep: no allocation */
     /* the frame follows, aligned */
@@ -150,6 +153,24 @@ typedef struct cio__timer_queue {
     cio__timer last;            /* key of the ring's last timer */
 } cio__timer_queue;
 
+/* A pool of same-size slots (pool.c). */
+typedef struct cio__pool {
+    void *free;                 /* free slots, linked through their first word */
+    char *bump, *end;           /* the unused end of the newest slab */
+    void *slabs;                /* every slab, for cio__pools_free */
+    size_t next_slab;           /* bytes of the next slab */
+} cio__pool;
+
+#define CIO__POOL_CLASSES 32    /* 16-byte classes: objects up to 512 bytes */
+
+/* A slot of at least size bytes from loop's pools (cio_alloc beyond the
+ * largest class); NULL if out of memory. */
+void *cio__pool_alloc(cio_loop *loop, size_t size);
+/* Give back what cio__pool_alloc returned, with the same size. */
+void cio__pool_free(cio_loop *loop, void *obj, size_t size);
+/* Release every slab (the loop is being freed). */
+void cio__pools_free(cio_loop *loop);
+
 struct cio_loop {
     cio__node *ready_head, *ready_tail;
     cio__timer_queue timers;
@@ -163,6 +184,7 @@ struct cio_loop {
     void *exc_arg;
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;
     void *backend;              /* the backend's state (backend.h) */
+    cio__pool pools[CIO__POOL_CLASSES];
 };
 
 /* Append a node to the ready queue (FIFO). */

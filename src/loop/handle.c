@@ -23,7 +23,7 @@ void cio_handle_unref(cio_handle *h)
 {
     if (h == NULL || --h->refs > 0)
         return;
-    cio_free(h, sizeof *h);
+    cio__pool_free(h->loop, h, sizeof *h);
 }
 
 static void handle_run(cio_loop *loop, cio__node *node)
@@ -52,7 +52,7 @@ static void handle_release(cio_loop *loop, cio__node *node)
 
 static cio_handle *handle_new(cio_loop *loop, cio_callback_fn fn, void *arg)
 {
-    cio_handle *h = cio_alloc(sizeof *h);
+    cio_handle *h = cio__pool_alloc(loop, sizeof *h);
 
     if (h == NULL)
         return NULL;
@@ -112,7 +112,7 @@ int cio_loop_call_at(cio_loop *loop, double when, cio_callback_fn fn, void *arg,
         return CIO_ENOMEM;
     h->is_timer = 1;
     if (cio__timer_start(loop, &h->timer, when, handle_run) != 0) {
-        cio_free(h, sizeof *h);
+        cio__pool_free(loop, h, sizeof *h);
         return CIO_ENOMEM;
     }
     give(h, out);

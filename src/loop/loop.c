@@ -275,6 +275,7 @@ int cio_loop_free(cio_loop *loop)
     drop_scheduled(loop);   /* whatever destroying tasks released */
     cio__tq_free(&loop->timers);
     cio__backend_free(loop);
+    cio__pools_free(loop);
     cio_free(loop, sizeof *loop);
     return 0;
 }

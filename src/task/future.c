@@ -25,8 +25,8 @@ void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
 {
     f->vt = vt;
     f->loop = loop;
-    f->cb_tail = NULL;
     f->result.i = 0;
+    f->cb_tail = NULL;
     f->err = 0;
     f->state = CIO__PENDING;
     f->flags = 0;
@@ -40,7 +40,7 @@ cio_future *cio_future_new(cio_loop *loop)
 
     if (loop == NULL || loop->closed)
         return NULL;
-    f = cio_alloc(sizeof *f);
+    f = cio__pool_alloc(loop, sizeof *f);
     if (f == NULL)
         return NULL;
     cio__future_init(f, loop, &cio__plain_future_vt);
@@ -57,16 +57,16 @@ cio_future *cio_future_ref(cio_future *f)
 /* Free the ring's public callbacks: the future goes away still pending. */
 static void drop_callbacks(cio_future *f)
 {
-    cio__node *tail = f->cb_tail, *n, *next;
+    cio__node *tail, *n, *next;
 
-    if (tail == NULL)
+    if (f->state != CIO__PENDING || (tail = f->cb_tail) == NULL)
         return;
     n = tail->next;
     f->cb_tail = NULL;
     for (;;) {
         next = n->next;
         if (n->run == cb_run)
-            cio_free(CIO__CONTAINER_OF(n, cio__cb, node), sizeof(cio__cb));
+            cio__pool_free(f->loop, CIO__CONTAINER_OF(n, cio__cb, node), sizeof(cio__cb));
         if (n == tail)
             break;
         n = next;
@@ -91,7 +91,7 @@ void cio_future_unref(cio_future *f)
     if (f->vt->destroy != NULL)
         f->vt->destroy(f);
     else if (!(f->flags & CIO__FF_STATIC))
-        cio_free(f, sizeof *f);
+        cio__pool_free(f->loop, f, sizeof *f);
 }
 
 cio_loop *cio_future_loop(const cio_future *f)
@@ -156,10 +156,9 @@ void cio__future_finish(cio_future *f, int state, int err, cio_value v)
 
     f->state = (uint8_t)state;
     f->err = (int16_t)err;
-    f->result = v;
+    f->result = v;          /* replaces cb_tail */
     if (tail == NULL)
         return;
-    f->cb_tail = NULL;
     /* Each public callback pins the future until it has run. */
     n = tail;
     do {
@@ -268,9 +267,9 @@ void cio__future_add_waiter(cio_future *f, cio__node *node)
 
 int cio__future_remove_waiter(cio_future *f, cio__node *node)
 {
-    cio__node *tail = f->cb_tail, *prev, *n;
+    cio__node *tail, *prev, *n;
 
-    if (tail == NULL)
+    if (f->state != CIO__PENDING || (tail = f->cb_tail) == NULL)
         return 0;
     prev = tail;
     do {
@@ -302,7 +301,7 @@ static void cb_run(cio_loop *loop, cio__node *node)
         if (err < 0)
             cio__report(loop, "Exception in callback", err, NULL, f);
     }
-    cio_free(cb, sizeof *cb);
+    cio__pool_free(loop, cb, sizeof *cb);
     cio_future_unref(f);
 }
 
@@ -314,7 +313,7 @@ int cio_future_add_done_callback(cio_future *f, cio_done_fn fn, void *arg)
         return CIO_EINVAL;
     if (f->state != CIO__PENDING && f->loop->closed)
         return CIO_ECLOSED;
-    cb = cio_alloc(sizeof *cb);
+    cb = cio__pool_alloc(f->loop, sizeof *cb);
     if (cb == NULL)
         return CIO_ENOMEM;
     cb->node.run = cb_run;
@@ -332,7 +331,7 @@ int cio_future_remove_done_callback(cio_future *f, cio_done_fn fn, void *arg)
     cio__node *tail, *n, *next;
     int removed = 0;
 
-    if (f == NULL || f->cb_tail == NULL)
+    if (f == NULL || f->state != CIO__PENDING || f->cb_tail == NULL)
         return 0;
     tail = f->cb_tail;
     n = tail->next;
@@ -345,11 +344,11 @@ int cio_future_remove_done_callback(cio_future *f, cio_done_fn fn, void *arg)
 
             if (cb->fn == fn && cb->arg == arg) {
                 cio__future_remove_waiter(f, n);
-                cio_free(cb, sizeof *cb);
+                cio__pool_free(f->loop, cb, sizeof *cb);
                 removed++;
             }
         }
-        if (last || f->cb_tail == NULL)
+        if (last || f->state != CIO__PENDING || f->cb_tail == NULL)
             break;
         n = next;
     }

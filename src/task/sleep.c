@@ -2,7 +2,9 @@
  *
  * Every task carries one sleep (future + timer) in its own allocation, so
  * `CIO_AWAIT(cio_sleep(loop, d))` allocates nothing; a second sleep alive at
- * the same time (two sleeps in one gather) is allocated. A sleep of 0 is
+ * the same time (two sleeps in one gather), a sleep outside a task, and one
+ * with a result value are allocated (the value needs a place of its own: a
+ * pending future's result slot holds its callbacks). A sleep of 0 is
  * lazy: awaited by its task it just yields one iteration; anything else
  * waiting on it arms it to complete on the next iteration.
  */
@@ -17,6 +19,23 @@ static const cio__future_vt sleeper_vt = {
 };
 
 #define SLEEPER(f) ((cio__sleeper *)(void *)(f))
+
+/* An allocated sleep, with its result value. */
+typedef struct valued_sleeper {
+    cio__sleeper s;
+    cio_value value;
+} valued_sleeper;
+
+static cio_value value_of(const cio__sleeper *s)
+{
+    cio_value zero;
+
+    if (!(s->fut.flags & CIO__FF_STATIC))
+        return CIO__CONTAINER_OF(s, valued_sleeper, s)->value;
+    zero.p = NULL;
+    zero.i = 0;
+    return zero;
+}
 
 /* Whether s is the one built into a task. */
 static int embedded(const cio__sleeper *s)
@@ -37,15 +56,17 @@ int cio__sleeper_busy(const cio__sleeper *s)
     return s->fut.refs > 0 || s->timer.idx == CIO__TIMER_QUEUED;
 }
 
-int cio__sleeper_is_zero(const cio__sleeper *s)
+int cio__sleeper_is_zero(const cio_future *f)
 {
-    return (s->fut.flags & CIO__FF_LAZY) != 0;
+    return f->vt == &sleeper_vt && (f->flags & CIO__FF_LAZY) != 0;
 }
 
-void cio__sleeper_finish_now(cio__sleeper *s)
+void cio__sleeper_finish_now(cio_future *f)
 {
+    cio__sleeper *s = SLEEPER(f);
+
     s->fut.flags &= ~CIO__FF_LAZY;
-    cio__future_finish(&s->fut, CIO__DONE, 0, s->fut.result);
+    cio__future_finish(&s->fut, CIO__DONE, 0, value_of(s));
 }
 
 static void sleeper_fire(cio_loop *loop, cio__node *node)
@@ -55,7 +76,7 @@ static void sleeper_fire(cio_loop *loop, cio__node *node)
     cio__timer_fired(&s->timer);
     if (loop->closing || s->fut.state != CIO__PENDING)
         return;
-    cio__future_finish(&s->fut, CIO__DONE, 0, s->fut.result);
+    cio__future_finish(&s->fut, CIO__DONE, 0, value_of(s));
 }
 
 /* A cancelled timer reached the front of the ready queue. */
@@ -100,7 +121,7 @@ static void sleeper_destroy(cio_future *f)
         f->flags = CIO__FF_STATIC;
         cio_future_unref(&t->fut);
     } else {
-        cio_free(s, sizeof *s);
+        cio__pool_free(f->loop, CIO__CONTAINER_OF(s, valued_sleeper, s), sizeof(valued_sleeper));
     }
 }
 
@@ -116,19 +137,21 @@ cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result)
     t = loop->current;
     if (t != NULL && CIO__TASK_AWAITING(t) == &t->sleeper.fut && t->sleeper.fut.refs == 1)
         cio__await_release(loop);           /* the last sleep's result is read */
-    if (t != NULL && !cio__sleeper_busy(&t->sleeper)) {
+    if (t != NULL && !cio__sleeper_busy(&t->sleeper) && result.p == NULL && result.i == 0) {
         s = &t->sleeper;
         cio__future_init(&s->fut, loop, &sleeper_vt);
         s->fut.flags = CIO__FF_STATIC;
         cio__pin(&t->fut);                  /* the sleep pins its task */
     } else {
-        s = cio_alloc(sizeof *s);
-        if (s == NULL)
+        valued_sleeper *vs = cio__pool_alloc(loop, sizeof *vs);
+
+        if (vs == NULL)
             return NULL;
+        s = &vs->s;
+        vs->value = result;
         cio__future_init(&s->fut, loop, &sleeper_vt);
         cio__timer_init(&s->timer);
     }
-    s->fut.result = result;
     if (delay == 0) {
         s->fut.flags |= CIO__FF_LAZY;
         return &s->fut;

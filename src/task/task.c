@@ -63,7 +63,7 @@ cio_future *cio_task_new(cio_loop *loop, const cio_task_type *type, const void *
 
     if (loop == NULL || loop->closed || bad_type(type) || frame == NULL)
         return NULL;
-    t = cio_alloc(cio_task_size(type));
+    t = cio__pool_alloc(loop, cio_task_size(type));
     if (t == NULL)
         return NULL;
     return task_setup(loop, type, frame, t, 0);
@@ -90,55 +90,79 @@ cio_future *cio_task_current(cio_loop *loop)
     return loop != NULL && loop->current != NULL ? &loop->current->fut : NULL;
 }
 
-/* ---- names: a named task carries its own copy of its type ---- */
+/* ---- extras: what few tasks need, allocated on first use ---- */
 
-typedef struct named_type {
+/* A copy of the task's type (so it can carry a name), and the message of
+ * a pending cancellation. t->type points at extras->type. */
+typedef struct task_extras {
     cio_task_type type;
     size_t size;
+    const char *cancel_msg;
     char name[1];
-} named_type;
+} task_extras;
+
+static task_extras *extras_of(const cio__task *t)
+{
+    if (!(t->fut.flags & CIO__TF_EXTRAS))
+        return NULL;
+    return CIO__CONTAINER_OF(t->type, task_extras, type);
+}
+
+/* Give t extras with room for a name of len bytes (keeping what it had). */
+static task_extras *extras_make(cio__task *t, const char *name)
+{
+    task_extras *old = extras_of(t), *x;
+    size_t len = name != NULL ? strlen(name) : 0;
+    size_t size = offsetof(task_extras, name) + len + 1;
+
+    x = cio_alloc(size);
+    if (x == NULL)
+        return NULL;
+    x->size = size;
+    x->type = *t->type;
+    x->cancel_msg = old != NULL ? old->cancel_msg : NULL;
+    if (name != NULL) {
+        memcpy(x->name, name, len + 1);
+        x->type.name = x->name;
+    }
+    if (old != NULL)
+        cio_free(old, old->size);
+    t->type = &x->type;
+    t->fut.flags |= CIO__TF_EXTRAS;
+    return x;
+}
+
+/* Put the original type back and free the extras (the task is going). */
+static void extras_drop(cio__task *t, const cio_task_type *original)
+{
+    task_extras *x = extras_of(t);
+
+    if (x == NULL)
+        return;
+    t->type = original;
+    t->fut.flags &= ~CIO__TF_EXTRAS;
+    cio_free(x, x->size);
+}
 
 const char *cio_task_name(const cio_future *f)
 {
     return cio_task_is_task(f) ? TASK(f)->type->name : NULL;
 }
 
-static void drop_name(cio__task *t)
-{
-    named_type *nt;
-
-    if (!(t->fut.flags & CIO__TF_NAMED))
-        return;
-    nt = CIO__CONTAINER_OF(t->type, named_type, type);
-    t->type = NULL;
-    t->fut.flags &= ~CIO__TF_NAMED;
-    cio_free(nt, nt->size);
-}
-
 int cio_task_set_name(cio_future *f, const char *name)
 {
-    cio__task *t;
-    named_type *nt;
-    size_t len, size;
-
     if (!cio_task_is_task(f))
         return CIO_ENOTTASK;
     if (name == NULL)
         return CIO_EINVAL;
-    t = TASK(f);
-    len = strlen(name);
-    size = offsetof(named_type, name) + len + 1;
-    nt = cio_alloc(size);
-    if (nt == NULL)
-        return CIO_ENOMEM;
-    nt->size = size;
-    memcpy(nt->name, name, len + 1);
-    nt->type = *t->type;
-    nt->type.name = nt->name;
-    drop_name(t);
-    t->type = &nt->type;
-    t->fut.flags |= CIO__TF_NAMED;
-    return 0;
+    return extras_make(TASK(f), name) != NULL ? 0 : CIO_ENOMEM;
+}
+
+static const char *pending_cancel_msg(const cio__task *t)
+{
+    task_extras *x = extras_of(t);
+
+    return x != NULL ? x->cancel_msg : NULL;
 }
 
 /* ---- awaiting ---- */
@@ -194,9 +218,9 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     }
     CIO__TASK_AWAITING(t) = f;
     co->wait_on = f;
-    if (f == &t->sleeper.fut && cio__sleeper_is_zero(&t->sleeper)) {
+    if (cio__sleeper_is_zero(f)) {
         /* sleep(0): done now, but the task still yields one iteration */
-        cio__sleeper_finish_now(&t->sleeper);
+        cio__sleeper_finish_now(f);
         return CIO_CORO_PENDING;
     }
     if (f->state == CIO__PENDING)
@@ -227,7 +251,7 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
 /* The task's coroutine ended (or never started): complete the future. */
 static void task_finish(cio__task *t, int err, cio_value result)
 {
-    const char *msg = (const char *)t->fut.result.p;    /* the cancel message */
+    const char *msg = pending_cancel_msg(t);
     cio_value v;
 
     if (t->fut.flags & CIO__TF_MUST_CANCEL)
@@ -287,7 +311,7 @@ static void task_step(cio_loop *loop, cio__node *node)
     t->fut.flags |= CIO__TF_WAITING;
     cio__future_add_waiter(f, &t->step);
     if ((t->fut.flags & CIO__TF_MUST_CANCEL)
-        && cio_future_cancel(f, (const char *)t->fut.result.p))
+        && cio_future_cancel(f, pending_cancel_msg(t)))
         t->fut.flags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
 }
 
@@ -301,7 +325,16 @@ static int task_cancel(cio_future *f, const char *msg)
         return 0;
     if (t->fut.cancel_requests < 255)
         t->fut.cancel_requests++;
-    f->result.p = (void *)(uintptr_t)msg;       /* unused while pending */
+    if (msg != NULL || pending_cancel_msg(t) != NULL) {
+        /* Kept aside (the future's result slot holds its callbacks while
+         * pending); without memory the message is lost, not the cancel. */
+        task_extras *x = extras_of(t);
+
+        if (x == NULL)
+            x = extras_make(t, NULL);
+        if (x != NULL)
+            x->cancel_msg = msg;
+    }
     if ((t->fut.flags & CIO__TF_WAITING) && cio_future_cancel(CIO__TASK_AWAITING(t), msg))
         return 1;
     t->fut.flags |= CIO__TF_MUST_CANCEL;
@@ -316,7 +349,7 @@ static void task_destroy(cio_future *f)
 
     release_awaited(t);
     cio__timer_forget(loop, &t->sleeper.timer);
-    drop_name(t);
+    extras_drop(t, NULL);
     if (t->prev != NULL)
         t->prev->next = t->next;
     else
@@ -324,7 +357,7 @@ static void task_destroy(cio_future *f)
     if (t->next != NULL)
         t->next->prev = t->prev;
     if (!(t->fut.flags & CIO__FF_STATIC))
-        cio_free(t, size);
+        cio__pool_free(loop, t, size);
 }
 
 /* The loop is being freed: report and free every task still alive. Tasks
@@ -340,10 +373,7 @@ void cio__tasks_destroy_all(cio_loop *loop)
         if (t->fut.state != CIO__PENDING)
             continue;
         cio__report(loop, "Task was destroyed but it is pending!", 0, NULL, &t->fut);
-        release_awaited(t);
-        t->fut.state = CIO__CANCELLED;  /* quietly: nothing may run now */
-        t->fut.err = CIO_ECANCELLED;
-        t->fut.result.p = NULL;
+        release_awaited(t);             /* may free gathers, never a task */
         if (t->fut.refs < CIO__REFS_MAX)
             t->fut.refs--;              /* the loop's reference */
     }

@@ -1,0 +1,98 @@
+/* pool.c - per-loop pools of fixed-size slots for the small objects a loop
+ * makes by the million: tasks, futures, callbacks, handles.
+ *
+ * Size classes of 16 bytes up to CIO__POOL_MAX; a slot costs exactly its
+ * class (malloc would add a header and round up), and taking one is a
+ * pointer pop or bump. Slabs come from cio_alloc, doubling in size up to
+ * 1 MiB, and go back only when the loop is freed: after a burst of a
+ * million tasks the memory stays with the loop for its next burst (as
+ * malloc's arenas mostly do too).
+ */
+#include "internal.h"
+
+#define SLAB_MIN  (4u << 10)
+#define SLAB_MAX  (1u << 20)
+
+typedef struct slab {
+    struct slab *next;
+    size_t size;
+} slab;
+
+#define SLAB_HDR ((sizeof(slab) + 15) & ~(size_t)15)
+
+static cio__pool *pool_for(cio_loop *loop, size_t size)
+{
+    size_t cls = (size + 15) / 16;
+
+    if (size == 0 || cls > CIO__POOL_CLASSES)
+        return NULL;
+    return &loop->pools[cls - 1];
+}
+
+void *cio__pool_alloc(cio_loop *loop, size_t size)
+{
+    cio__pool *p = pool_for(loop, size);
+    size_t slot = (size + 15) & ~(size_t)15;
+    void *obj;
+
+    if (p == NULL)
+        return cio_alloc(size);
+    if (p->free != NULL) {
+        obj = p->free;
+        p->free = *(void **)obj;
+        return obj;
+    }
+    if ((size_t)(p->end - p->bump) < slot) {
+        size_t bytes = p->next_slab ? p->next_slab : SLAB_MIN;
+        slab *s;
+
+        if (bytes < SLAB_HDR + slot)
+            bytes = SLAB_HDR + slot;
+        s = cio_alloc(bytes);
+        if (s == NULL)
+            return NULL;
+        s->next = p->slabs;
+        s->size = bytes;
+        p->slabs = s;
+        p->bump = (char *)s + SLAB_HDR;
+        p->end = (char *)s + bytes;
+        p->next_slab = bytes < SLAB_MAX ? bytes * 2 : SLAB_MAX;
+    }
+    obj = p->bump;
+    p->bump += slot;
+    return obj;
+}
+
+void cio__pool_free(cio_loop *loop, void *obj, size_t size)
+{
+    cio__pool *p;
+
+    if (obj == NULL)
+        return;
+    p = pool_for(loop, size);
+    if (p == NULL) {
+        cio_free(obj, size);
+        return;
+    }
+    *(void **)obj = p->free;
+    p->free = obj;
+}
+
+void cio__pools_free(cio_loop *loop)
+{
+    size_t i;
+
+    for (i = 0; i < CIO__POOL_CLASSES; i++) {
+        cio__pool *p = &loop->pools[i];
+        slab *s, *next;
+
+        for (s = p->slabs; s != NULL; s = next) {
+            next = s->next;
+            cio_free(s, s->size);
+        }
+        p->slabs = NULL;
+        p->free = NULL;
+        p->bump = p->end = NULL;
+        p->next_slab = 0;
+    }
+}
