@@ -29,7 +29,10 @@ CIO_EXTERN_C_BEGIN
     X(EMPTY,      -4014, "empty")                                               \
     X(LIMIT,      -4015, "limit exceeded")                                      \
     X(INCOMPLETE, -4016, "incomplete read: end of stream before enough data")   \
-    X(NOTSUP,     -4017, "operation not supported")
+    X(NOTSUP,     -4017, "operation not supported")                           \
+    X(SHUTDOWN,   -4018, "shut down")                                         \
+    X(BROKEN,     -4019, "broken: a waiter left or the object was reset")     \
+    X(OVERFLOW,   -4020, "released or counted too many times")
 
 enum cio_error {
 #define CIO__ERR_ENUM(name, value, msg) CIO_E##name = (value),
