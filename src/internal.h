@@ -171,6 +171,20 @@ void cio__pool_free(cio_loop *loop, void *obj, size_t size);
 /* Release every slab (the loop is being freed). */
 void cio__pools_free(cio_loop *loop);
 
+#ifdef CIO_BACKEND_BARE
+#include "cio/bare.h"
+/* The bare backend's state (backend_bare.c), inside the loop: a loop in
+ * caller storage needs nothing else. */
+typedef struct cio__bare {
+    cio_bare_clock_fn clock;    /* NULL: the virtual clock */
+    cio_bare_idle_fn idle;
+    void *arg;
+    double now;                 /* the virtual clock's time */
+    cio_bare_wakeup *wakeups;   /* registered wake-ups */
+    volatile int woken;         /* a wake-up was sent (set from ISRs) */
+} cio__bare;
+#endif
+
 struct cio_loop {
     cio__node *ready_head, *ready_tail;
     cio__timer_queue timers;
@@ -183,7 +197,12 @@ struct cio_loop {
     cio_exception_handler_fn exc_handler;
     void *exc_arg;
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;
+    unsigned in_storage : 1;    /* cio_loop_new_in: the loop's memory is not ours */
     void *backend;              /* the backend's state (backend.h) */
+    char *arena, *arena_end;    /* cio_loop_new_in: the pools' free memory */
+#ifdef CIO_BACKEND_BARE
+    cio__bare bare;
+#endif
     cio__pool pools[CIO__POOL_CLASSES];
 };
 

@@ -9,6 +9,7 @@
  * to await it (CIO_AWAIT, cio_gather, cio_wait, cio_loop_run_until_complete)
  * takes that reference over; call cio_future_ref first to keep one. A NULL
  * future stands for "could not be created" and is awaited as CIO_ENOMEM.
+ * Futures live in their loop's memory: release them before cio_loop_free.
  *
  * Done callbacks never run inside set_result/set_error/cancel: they are
  * scheduled on the loop, in registration order (asyncio's F6).

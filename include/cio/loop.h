@@ -36,7 +36,9 @@ typedef void (*cio_exception_handler_fn)(cio_loop *loop,
 CIO_API cio_loop *cio_loop_new(void);
 
 /* Close (if needed) and free the loop: pending callbacks never run, tasks
- * still pending are reported and freed. CIO_EBUSY (nothing done) if running. */
+ * still pending are reported and freed. Every future, task and handle of
+ * the loop goes with it: release your references first. CIO_EBUSY (nothing
+ * done) if running. */
 CIO_API int cio_loop_free(cio_loop *loop);
 
 /* Close the loop: drop pending callbacks and timers unrun. A second close is
@@ -51,7 +53,8 @@ CIO_API int cio_loop_close(cio_loop *loop);
  * cio_loop_free, so a pointer result into it (a gather's) stays valid. */
 CIO_API int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result);
 
-/* Run until cio_loop_stop. */
+/* Run until cio_loop_stop. CIO_EBUSY if this loop, or another one on this
+ * thread, is already running. */
 CIO_API int cio_loop_run_forever(cio_loop *loop);
 
 /* Stop after the current iteration (before the next one if not running). */
@@ -72,7 +75,8 @@ CIO_API unsigned long cio_loop_iteration(const cio_loop *loop);
 CIO_API int cio_loop_call_soon(cio_loop *loop, cio_callback_fn cb, void *arg,
                                cio_handle **handle);
 
-/* Schedule cb after delay seconds (negative counts as 0). */
+/* Schedule cb after delay seconds (a negative delay is in the past: it runs
+ * on the next iteration, before later deadlines, as in asyncio). */
 CIO_API int cio_loop_call_later(cio_loop *loop, double delay, cio_callback_fn cb,
                                 void *arg, cio_handle **handle);
 

@@ -128,8 +128,6 @@ int cio_loop_call_later(cio_loop *loop, double delay, cio_callback_fn fn, void *
         return err;
     if (delay != delay)
         return CIO_EINVAL;
-    if (delay < 0)
-        delay = 0;
     return cio_loop_call_at(loop, cio_loop_time(loop) + delay, fn, arg, out);
 }
 

@@ -280,6 +280,13 @@ int cio_loop_free(cio_loop *loop)
     return 0;
 }
 
+/* The loop running on this thread: one at a time, as in asyncio. */
+#if defined(CIO_BACKEND_BARE) || !defined(__GNUC__)
+static cio_loop *running_here;          /* no threads there */
+#else
+static __thread cio_loop *running_here;
+#endif
+
 int cio_loop_run_forever(cio_loop *loop)
 {
     int err;
@@ -288,10 +295,12 @@ int cio_loop_run_forever(cio_loop *loop)
         return CIO_EINVAL;
     if (loop->closed)
         return CIO_ECLOSED;
-    if (loop->running)
+    if (loop->running || running_here != NULL)
         return CIO_EBUSY;
     loop->running = 1;
+    running_here = loop;
     err = cio__backend_run(loop);
+    running_here = NULL;
     loop->running = 0;
     loop->stopping = 0;
     return err;
@@ -314,7 +323,7 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result
         cio_future_unref(f);
         return CIO_EINVAL;
     }
-    if (loop->closed || loop->running) {
+    if (loop->closed || loop->running || running_here != NULL) {
         cio_future_unref(f);
         return loop->closed ? CIO_ECLOSED : CIO_EBUSY;
     }

@@ -77,8 +77,7 @@ void cio_future_unref(cio_future *f)
 {
     if (f == NULL || f->refs == CIO__REFS_MAX || --f->refs > 0)
         return;
-    if (f->state == CIO__DONE && f->err != 0 && !(f->flags & CIO__FF_RETRIEVED)
-        && !f->loop->closing) {
+    if (f->state == CIO__DONE && f->err != 0 && !(f->flags & CIO__FF_RETRIEVED)) {
         f->refs = 1; /* keep it whole while the handler looks at it */
         cio__report(f->loop,
                     f->vt == &cio__task_vt ? "Task exception was never retrieved"
