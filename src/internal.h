@@ -47,6 +47,7 @@ enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
 #define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep) */
 #define CIO__FF_STATIC    4u  /* storage is not ours to free */
 /* bits 8..64 are the task's (CIO__TF_*) */
+#define CIO__FF_TAKEN   128u  /* take() ran: the result was handed over */
 
 typedef struct cio__future_vt {
     const char *kind;                 /* "Future", "Task", ... for reports */
@@ -57,6 +58,10 @@ typedef struct cio__future_vt {
     void (*arm)(cio_future *f);
     /* the last reference went: release and free (NULL: plain free) */
     void (*destroy)(cio_future *f);
+    /* the result is read for the first time: hand it over now (a queue's
+     * item, a lock): waiters take what they were woken for when they run,
+     * so a waiter cancelled in between loses nothing (NULL: nothing) */
+    void (*take)(cio_future *f);
 } cio__future_vt;
 
 struct cio_future {
@@ -94,18 +99,50 @@ void cio__future_add_waiter(cio_future *f, cio__node *node);
 int cio__future_remove_waiter(cio_future *f, cio__node *node);
 /* Plain cancel of a pending future: 1, or 0 if done. */
 int cio__future_cancel_plain(cio_future *f, const char *msg);
-/* Outcome without marking anything (for internal readers). */
-int cio__future_outcome(const cio_future *f, cio_value *out);
+/* Outcome without marking it retrieved (for internal readers); runs take(). */
+int cio__future_outcome(cio_future *f, cio_value *out);
 
-/* ---- sleeps ---- */
+/* ---- slots: a future a task waits on without allocating (slot.c) ---- */
 
-typedef struct cio__sleeper {
+typedef struct cio__slot cio__slot;
+
+/* A FIFO of slots waiting on a queue, lock, channel... */
+typedef struct cio__waitq {
+    cio__slot *head, *tail;
+} cio__waitq;
+
+struct cio__slot {
     cio_future fut;
-    cio__timer timer;
-} cio__sleeper;
+    union {
+        cio__timer timer;       /* a sleep */
+        struct {                /* a waiter of a primitive */
+            cio__slot *prev, *next;
+            cio__waitq *q;      /* the queue it waits in, NULL if none */
+            cio_value arg;      /* what it brings (a put's item, a buffer) */
+        } w;
+    } u;
+};
 
-void cio__sleeper_init_embedded(cio__sleeper *s, cio_loop *loop);
-int cio__sleeper_busy(const cio__sleeper *s);
+/* Every task carries one slot; with `embeddable` this gives it out when
+ * free (the task is pinned while it is used), else a pooled one of `size`
+ * bytes (at least sizeof(cio__slot)). vt's destroy must end with
+ * cio__slot_release. NULL if out of memory. */
+cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
+                         int embeddable);
+/* Give a slot back (embedded: free again; else to the pool). */
+void cio__slot_release(cio__slot *s, size_t size);
+/* A task's own slot, at creation. */
+void cio__slot_init_embedded(cio__slot *s, cio_loop *loop);
+/* Whether the slot is embedded in a task. */
+static inline int cio__slot_embedded(const cio__slot *s)
+{
+    return (s->fut.flags & CIO__FF_STATIC) != 0;
+}
+
+void cio__waitq_push(cio__waitq *q, cio__slot *s);
+cio__slot *cio__waitq_pop(cio__waitq *q);
+void cio__waitq_remove(cio__slot *s);
+
 /* A sleep of 0 nobody waits on yet: its awaiting task yields instead. */
 int cio__sleeper_is_zero(const cio_future *f);
 /* Complete such a sleep at once. */
@@ -126,7 +163,7 @@ typedef struct cio__task {
     cio__node step;             /* ready queue / awaited future's ring */
     const cio_task_type *type;  /* inside cio__task_extras once it has some */
     struct cio__task *prev, *next;  /* the loop's list of live tasks */
-    cio__sleeper sleeper;       /* the built-in sleep: no allocation */
+    cio__slot slot;             /* the built-in wait: no allocation */
     /* the frame follows, aligned */
 } cio__task;
 #define CIO__TASK_AWAITING(t) (CIO__TASK_FRAME(t)->wait_on)

@@ -19,7 +19,7 @@ typedef struct cio__cb {
 
 static void cb_run(cio_loop *loop, cio__node *node);
 
-const cio__future_vt cio__plain_future_vt = { "Future", 1, NULL, NULL, NULL };
+const cio__future_vt cio__plain_future_vt = { .kind = "Future", .settable = 1 };
 
 void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
 {
@@ -108,10 +108,15 @@ int cio_future_cancelled(const cio_future *f)
     return f != NULL && f->state == CIO__CANCELLED;
 }
 
-int cio__future_outcome(const cio_future *f, cio_value *out)
+int cio__future_outcome(cio_future *f, cio_value *out)
 {
     if (f->state == CIO__PENDING)
         return CIO_EINVALSTATE;
+    if (f->state == CIO__DONE && f->err == 0 && f->vt->take != NULL
+        && !(f->flags & CIO__FF_TAKEN)) {
+        f->flags |= CIO__FF_TAKEN;
+        f->vt->take(f);
+    }
     if (f->state == CIO__CANCELLED)
         return CIO_ECANCELLED;
     if (f->err == 0 && out != NULL)

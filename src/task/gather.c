@@ -28,7 +28,7 @@ static int gather_cancel(cio_future *f, const char *msg);
 static void gather_destroy(cio_future *f);
 
 static const cio__future_vt gather_vt = {
-    "Gather", 0, gather_cancel, NULL, gather_destroy
+    .kind = "Gather", .cancel = gather_cancel, .destroy = gather_destroy
 };
 
 #define GATHER(f) ((gather *)(void *)(f))
@@ -210,5 +210,5 @@ int cio_gather_result(const cio_future *f, size_t i, cio_value *out)
         return CIO_EINVAL;
     if (g->kids[i].child == NULL)
         return kid_error(&g->kids[i]);
-    return cio__future_outcome(g->kids[i].child, out);
+    return cio__future_outcome(g->kids[i].child, out);  /* may take() */
 }

@@ -16,7 +16,9 @@
 static int task_cancel(cio_future *f, const char *msg);
 static void task_destroy(cio_future *f);
 
-const cio__future_vt cio__task_vt = { "Task", 0, task_cancel, NULL, task_destroy };
+const cio__future_vt cio__task_vt = {
+    .kind = "Task", .cancel = task_cancel, .destroy = task_destroy
+};
 
 #define TASK(f) ((cio__task *)(void *)(f))
 
@@ -40,7 +42,7 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     t->step.run = task_step;
     t->type = type;
     t->fut.flags = (uint8_t)tflags;
-    cio__sleeper_init_embedded(&t->sleeper, loop);
+    cio__slot_init_embedded(&t->slot, loop);
     memcpy(co, frame, type->frame_size);
     cio_coro_init(co);
     t->prev = NULL;
@@ -348,7 +350,7 @@ static void task_destroy(cio_future *f)
     size_t size = cio_task_size(t->type);
 
     release_awaited(t);
-    cio__timer_forget(loop, &t->sleeper.timer);
+    cio__timer_forget(loop, &t->slot.u.timer);
     extras_drop(t, NULL);
     if (t->prev != NULL)
         t->prev->next = t->next;

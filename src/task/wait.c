@@ -29,7 +29,9 @@ struct waiter {
 static int wait_cancel(cio_future *f, const char *msg);
 static void wait_destroy(cio_future *f);
 
-static const cio__future_vt wait_vt = { "Wait", 0, wait_cancel, NULL, wait_destroy };
+static const cio__future_vt wait_vt = {
+    .kind = "Wait", .cancel = wait_cancel, .destroy = wait_destroy
+};
 
 static size_t kids_bytes(size_t n)
 {
