@@ -1,4 +1,8 @@
-/* alloc.c - the one allocator every cio allocation goes through. */
+/* alloc.c - the one allocator every cio allocation goes through.
+ *
+ * Built without a heap (CIO_NO_HEAP) there is none: this file is empty, so
+ * a program that calls cio_alloc, cio_set_allocator, ... does not link. */
+#ifndef CIO_NO_HEAP
 #include <stdlib.h>
 #include "cio/alloc.h"
 
@@ -41,3 +45,6 @@ void *cio_realloc(void *ptr, size_t old_size, size_t new_size)
     }
     return current(current_ctx, ptr, old_size, new_size);
 }
+#else
+typedef int cio__alloc_unused;      /* ISO C: no empty file */
+#endif /* CIO_NO_HEAP */

@@ -10,6 +10,17 @@
 #include <stdint.h>
 #include "cio.h"
 
+#ifdef CIO_NO_HEAP
+/* Built without a heap: what would still allocate calls a function that
+ * exists nowhere, so reaching it from a program is a link error that names
+ * it; freeing is a no-op (nothing came from a heap). */
+void *cio__no_heap_build_cannot_allocate(size_t size);
+#  define cio_alloc(size) cio__no_heap_build_cannot_allocate(size)
+#  define cio_realloc(ptr, old_size, new_size)                                \
+    ((void)(ptr), (void)(old_size), cio__no_heap_build_cannot_allocate(new_size))
+#  define cio_free(ptr, size) ((void)(ptr), (void)(size))
+#endif
+
 #define CIO__CONTAINER_OF(ptr, type, member)                                  \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 

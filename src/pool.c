@@ -1,6 +1,9 @@
 /* pool.c - per-loop pools of fixed-size slots for the small objects a loop
  * makes by the million: tasks, futures, callbacks, handles.
  *
+ * A loop in caller storage (cio_loop_new_in) carves slots from the rest of
+ * that storage first; built without a heap (CIO_NO_HEAP), only from there.
+ *
  * Size classes of 16 bytes up to CIO__POOL_MAX; a slot costs exactly its
  * class (malloc would add a header and round up), and taking one is a
  * pointer pop or bump. Slabs come from cio_alloc, doubling in size up to
@@ -20,6 +23,12 @@ typedef struct slab {
 
 #define SLAB_HDR ((sizeof(slab) + 15) & ~(size_t)15)
 
+#ifdef CIO_NO_HEAP
+#  define HEAP_ALLOC(size) NULL     /* the arena is all there is */
+#else
+#  define HEAP_ALLOC(size) cio_alloc(size)
+#endif
+
 static cio__pool *pool_for(cio_loop *loop, size_t size)
 {
     size_t cls = (size + 15) / 16;
@@ -36,10 +45,16 @@ void *cio__pool_alloc(cio_loop *loop, size_t size)
     void *obj;
 
     if (p == NULL)
-        return cio_alloc(size);
+        return HEAP_ALLOC(size);
     if (p->free != NULL) {
         obj = p->free;
         p->free = *(void **)obj;
+        return obj;
+    }
+    if ((size_t)(p->end - p->bump) < slot
+        && (size_t)(loop->arena_end - loop->arena) >= slot) {
+        obj = loop->arena;              /* cio_loop_new_in's storage first */
+        loop->arena += slot;
         return obj;
     }
     if ((size_t)(p->end - p->bump) < slot) {
@@ -48,7 +63,7 @@ void *cio__pool_alloc(cio_loop *loop, size_t size)
 
         if (bytes < SLAB_HDR + slot)
             bytes = SLAB_HDR + slot;
-        s = cio_alloc(bytes);
+        s = HEAP_ALLOC(bytes);
         if (s == NULL)
             return NULL;
         s->next = p->slabs;

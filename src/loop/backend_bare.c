@@ -86,12 +86,14 @@ static int advance(cio_loop *loop)
 
 int cio__backend_run(cio_loop *loop)
 {
-    while (!loop->stopping) {
+    for (;;) {      /* a stop asked before the run still runs one iteration */
         double timeout;
 
         take_wakeups(loop);
         cio__loop_run_once(loop);
-        if (loop->stopping || loop->bare.woken)
+        if (loop->stopping)
+            break;
+        if (loop->bare.woken)
             continue;
         timeout = cio__loop_timeout(loop);
         if (timeout == 0)

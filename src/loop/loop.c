@@ -6,7 +6,9 @@
  * are actually called", as asyncio's _run_once says. Knows nothing of libev:
  * backend.h is all it sees.
  */
+#ifndef CIO_BACKEND_BARE
 #include <stdio.h>
+#endif
 #include <string.h>
 #include "internal.h"
 #include "loop/backend.h"
@@ -228,6 +230,29 @@ cio_loop *cio_loop_new(void)
     return loop;
 }
 
+/* CIO_LOOP_SIZE (cio/loop.h) must cover the loop. */
+typedef char cio__loop_size_ok[sizeof(cio_loop) <= CIO_LOOP_SIZE ? 1 : -1];
+
+cio_loop *cio_loop_new_in(void *storage, size_t size)
+{
+    cio_loop *loop = storage;
+    size_t head = (sizeof *loop + 15) & ~(size_t)15;
+
+    if (storage == NULL || size < sizeof *loop
+        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0
+        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+        return NULL;
+    memset(loop, 0, sizeof *loop);
+    loop->in_storage = 1;
+    if (size > head) {
+        loop->arena = (char *)storage + head;
+        loop->arena_end = (char *)storage + size;
+    }
+    if (cio__backend_init(loop) != 0)
+        return NULL;
+    return loop;
+}
+
 /* Let go of every queued node and timer without running them. */
 static void drop_scheduled(cio_loop *loop)
 {
@@ -276,7 +301,8 @@ int cio_loop_free(cio_loop *loop)
     cio__tq_free(&loop->timers);
     cio__backend_free(loop);
     cio__pools_free(loop);
-    cio_free(loop, sizeof *loop);
+    if (!loop->in_storage)
+        cio_free(loop, sizeof *loop);
     return 0;
 }
 
@@ -388,12 +414,14 @@ void cio_loop_default_exception_handler(cio_loop *loop, const cio_exception_cont
     (void)loop;
     if (ctx == NULL)
         return;
+#ifndef CIO_BACKEND_BARE      /* no OS: nowhere to print; set a handler */
     fprintf(stderr, "cio: %s", ctx->message != NULL ? ctx->message : "error");
     if (ctx->err != 0)
         fprintf(stderr, ": %s (%s)", cio_err_name(ctx->err), cio_strerror(ctx->err));
     if (ctx->future != NULL && cio_task_is_task(ctx->future))
         fprintf(stderr, " [task %s]", cio_task_name(ctx->future));
     fputc('\n', stderr);
+#endif
 }
 
 void cio_loop_call_exception_handler(cio_loop *loop, const cio_exception_context *ctx)

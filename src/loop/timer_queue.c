@@ -2,6 +2,8 @@
  * binary heap for the rest (see timer_queue.h). */
 #include "loop/timer_queue.h"
 
+#ifndef CIO_NO_HEAP     /* without a heap: timer_list.c */
+
 #define RING_BIT 0x80000000u    /* idx of a ring timer: RING_BIT | slot */
 
 /* a before b? Sequence numbers wrap at 2^31: compare their distance. */
@@ -227,3 +229,4 @@ void cio__tq_free(cio__timer_queue *q)
     q->heap_len = q->heap_cap = q->ring_cap = 0;
     q->ring_head = q->ring_tail = q->ring_len = 0;
 }
+#endif /* !CIO_NO_HEAP */

@@ -47,6 +47,22 @@ cio_future *cio_future_new(cio_loop *loop)
     return f;
 }
 
+/* CIO_FUTURE_SIZE (cio/future.h) must cover a future. */
+typedef char cio__future_size_ok[sizeof(cio_future) <= CIO_FUTURE_SIZE ? 1 : -1];
+
+cio_future *cio_future_new_in(cio_loop *loop, void *storage, size_t size)
+{
+    cio_future *f = storage;
+
+    if (loop == NULL || loop->closed || storage == NULL || size < sizeof *f
+        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
+        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0)
+        return NULL;
+    cio__future_init(f, loop, &cio__plain_future_vt);
+    f->flags = CIO__FF_STATIC;
+    return f;
+}
+
 cio_future *cio_future_ref(cio_future *f)
 {
     if (f != NULL)

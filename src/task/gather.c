@@ -101,7 +101,7 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
             release_all(n, futs);
         return NULL;
     }
-    g = cio_alloc(gather_size(n));
+    g = cio__pool_alloc(loop, gather_size(n));
     if (g == NULL) {
         release_all(n, futs);
         return NULL;
@@ -180,7 +180,7 @@ static void gather_destroy(cio_future *f)
         }
         cio_future_unref(k->child);
     }
-    cio_free(g, gather_size(g->n));
+    cio__pool_free(f->loop, g, gather_size(g->n));
 }
 
 static const gather *as_gather(const cio_future *f)

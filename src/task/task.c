@@ -117,7 +117,7 @@ static task_extras *extras_make(cio__task *t, const char *name)
     size_t len = name != NULL ? strlen(name) : 0;
     size_t size = offsetof(task_extras, name) + len + 1;
 
-    x = cio_alloc(size);
+    x = cio__pool_alloc(t->fut.loop, size);
     if (x == NULL)
         return NULL;
     x->size = size;
@@ -128,7 +128,7 @@ static task_extras *extras_make(cio__task *t, const char *name)
         x->type.name = x->name;
     }
     if (old != NULL)
-        cio_free(old, old->size);
+        cio__pool_free(t->fut.loop, old, old->size);
     t->type = &x->type;
     t->fut.flags |= CIO__TF_EXTRAS;
     return x;
@@ -143,7 +143,7 @@ static void extras_drop(cio__task *t, const cio_task_type *original)
         return;
     t->type = original;
     t->fut.flags &= ~CIO__TF_EXTRAS;
-    cio_free(x, x->size);
+    cio__pool_free(t->fut.loop, x, x->size);
 }
 
 const char *cio_task_name(const cio_future *f)

@@ -144,7 +144,7 @@ cio_future *cio_wait(cio_loop *loop, size_t n, cio_future *const *futs,
             err = CIO_EWRONGLOOP;
     if (err == 0 && n > (SIZE_MAX - sizeof(waiter)) / (sizeof(wait_kid) + sizeof(void *)))
         err = CIO_ENOMEM;
-    w = err == 0 ? cio_alloc(wait_size(n)) : NULL;
+    w = err == 0 ? cio__pool_alloc(loop, wait_size(n)) : NULL;
     if (w == NULL) {
         if (futs != NULL)
             for (i = 0; i < n; i++)
@@ -166,7 +166,7 @@ cio_future *cio_wait(cio_loop *loop, size_t n, cio_future *const *futs,
     }
     if (timeout >= 0
         && cio__timer_start(loop, &w->timer, cio_loop_time(loop) + timeout, timeout_fired) != 0) {
-        cio_free(w, wait_size(n));
+        cio__pool_free(loop, w, wait_size(n));
         for (i = 0; i < n; i++)
             cio_future_unref(futs[i]);
         return NULL;
@@ -196,7 +196,7 @@ static void wait_destroy(cio_future *f)
     detach(w);
     for (i = 0; i < w->n; i++)
         cio_future_unref(w->kids[i].child);
-    cio_free(w, wait_size(w->n));
+    cio__pool_free(f->loop, w, wait_size(w->n));
 }
 
 static const waiter *as_wait(const cio_future *f)
