@@ -3,6 +3,9 @@
  *   cio_bench spawn N      N tasks each sleep(0) once and return their
  *                          index; gather them; check the sum
  *   cio_bench sleepers N   N tasks each sleep(1.0), gathered
+ *   cio_bench pingpong N   two tasks pass a counter N round trips through
+ *                          two queues of size 1
+ *   cio_bench chanpingpong N   the same through two unbuffered channels
  *
  * Prints one line: WORKLOAD n=N wall=SECONDS ns_per_op=NS maxrss_kb=KB,
  * the same as the peer programs in bench/peers/.
@@ -45,6 +48,94 @@ CIO_ASYNC(sleeper, int unused;)
     CIO_END();
 }
 
+/* pingpong: the server echoes each counter back, incremented. */
+CIO_ASYNC(pong, cio_queue *in; cio_queue *out; long n; long i;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_AWAIT(cio_queue_get(self->in));
+        CIO_AWAIT(cio_queue_put(self->out, cio_int(CIO_RESULT.i + 1)));
+    }
+    CIO_END();
+}
+
+CIO_ASYNC(ping, cio_queue *in; cio_queue *out; long n; long i; long counter;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_AWAIT(cio_queue_put(self->out, cio_int(self->counter)));
+        CIO_AWAIT(cio_queue_get(self->in));
+        self->counter = CIO_RESULT.i;
+    }
+    CIO_RETURN(self->counter);
+    CIO_END();
+}
+
+static int run_chanpingpong(cio_loop *loop, long n);
+
+static int run_pingpong(cio_loop *loop, long n)
+{
+    cio_queue *a = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_queue *b = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_value v;
+    int err = CIO_ENOMEM;
+
+    if (a != NULL && b != NULL) {
+        cio_future_unref(CIO_START(loop, pong, .in = a, .out = b, .n = n));
+        err = cio_loop_run_until_complete(loop, CIO_START(loop, ping, .in = b, .out = a, .n = n),
+                                          &v);
+        if (err == 0 && v.i != n)
+            err = CIO_EINVALSTATE;
+    }
+    cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL);   /* let pong end */
+    cio_queue_free(a);
+    cio_queue_free(b);
+    return err;
+}
+
+/* chanpingpong: the same through unbuffered channels of longs. */
+CIO_ASYNC(cpong, cio_chan *in; cio_chan *out; long n; long i; long v;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_AWAIT(cio_chan_recv(self->in, &self->v));
+        self->v++;
+        CIO_AWAIT(cio_chan_send(self->out, &self->v));
+    }
+    CIO_END();
+}
+
+CIO_ASYNC(cping, cio_chan *in; cio_chan *out; long n; long i; long v;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_AWAIT(cio_chan_send(self->out, &self->v));
+        CIO_AWAIT(cio_chan_recv(self->in, &self->v));
+    }
+    CIO_RETURN(self->v);
+    CIO_END();
+}
+
+static int run_chanpingpong(cio_loop *loop, long n)
+{
+    cio_chan *a = cio_chan_new(loop, sizeof(long), 0);
+    cio_chan *b = cio_chan_new(loop, sizeof(long), 0);
+    cio_value v;
+    int err = CIO_ENOMEM;
+
+    if (a != NULL && b != NULL) {
+        cio_future_unref(CIO_START(loop, cpong, .in = a, .out = b, .n = n));
+        err = cio_loop_run_until_complete(loop, CIO_START(loop, cping, .in = b, .out = a, .n = n),
+                                          &v);
+        if (err == 0 && v.i != n)
+            err = CIO_EINVALSTATE;
+    }
+    cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL);
+    cio_chan_free(a);
+    cio_chan_free(b);
+    return err;
+}
+
 /* Start n tasks, gather them, run to completion; the sum of the results. */
 static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
 {
@@ -72,7 +163,7 @@ static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cio_bench spawn|sleepers N\n");
+    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong N\n");
     return 2;
 }
 
@@ -81,7 +172,7 @@ int main(int argc, char **argv)
     cio_loop *loop;
     long long n, sum = 0;
     double t0, wall;
-    int spawn, err;
+    int spawn = 0, pp = 0, err;
 
     if (argc != 3)
         return usage();
@@ -92,13 +183,22 @@ int main(int argc, char **argv)
         spawn = 1;
     else if (strcmp(argv[1], "sleepers") == 0)
         spawn = 0;
+    else if (strcmp(argv[1], "pingpong") == 0)
+        pp = 1;
+    else if (strcmp(argv[1], "chanpingpong") == 0)
+        pp = 2;
     else
         return usage();
     loop = cio_loop_new();
     if (loop == NULL)
         return 1;
     t0 = now();
-    err = run_gathered(loop, (size_t)n, spawn, &sum);
+    if (pp == 1)
+        err = run_pingpong(loop, (long)n);
+    else if (pp == 2)
+        err = run_chanpingpong(loop, (long)n);
+    else
+        err = run_gathered(loop, (size_t)n, spawn, &sum);
     wall = now() - t0;
     cio_loop_free(loop);
     if (err != 0) {

@@ -6,6 +6,9 @@
  *   cio/future.h       futures
  *   cio/task.h         async functions, tasks, await, sleep
  *   cio/combinators.h  gather, wait
+ *   cio/sync.h         Lock, Event, Condition, Semaphore, Barrier
+ *   cio/queue.h        Queue, LifoQueue, PriorityQueue
+ *   cio/channel.h      Go's channels and select
  *   cio/loop.h         the event loop
  */
 #ifndef CIO_H
@@ -18,6 +21,9 @@
 #include "cio/future.h"
 #include "cio/task.h"
 #include "cio/combinators.h"
+#include "cio/sync.h"
+#include "cio/queue.h"
+#include "cio/channel.h"
 #include "cio/loop.h"
 
 #endif /* CIO_H */

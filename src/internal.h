@@ -59,6 +59,8 @@ enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
 #define CIO__FF_STATIC    4u  /* storage is not ours to free */
 /* bits 8..64 are the task's (CIO__TF_*) */
 #define CIO__FF_TAKEN   128u  /* take() ran: the result was handed over */
+#define CIO__FF_QUEUED    8u  /* a slot (never a task): in its wait queue */
+#define CIO__FF_MARK     16u  /* a slot: meaning up to its primitive */
 
 typedef struct cio__future_vt {
     const char *kind;                 /* "Future", "Task", ... for reports */
@@ -150,9 +152,39 @@ static inline int cio__slot_embedded(const cio__slot *s)
     return (s->fut.flags & CIO__FF_STATIC) != 0;
 }
 
+/* Wait queues. A slot remembers its queue (u.w.q) after leaving it, so a
+ * primitive finds its waiter's owner; CIO__FF_QUEUED says if it is in. */
 void cio__waitq_push(cio__waitq *q, cio__slot *s);
+void cio__waitq_push_front(cio__waitq *q, cio__slot *s);
 cio__slot *cio__waitq_pop(cio__waitq *q);
 void cio__waitq_remove(cio__slot *s);
+static inline int cio__waitq_empty(const cio__waitq *q)
+{
+    return q->head == NULL;
+}
+
+/* The common shapes of a primitive's wait (slot.c). A new waiter slot of
+ * vt for the current task (pending). */
+cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                          cio_value arg);
+/* A future already done with v (an immediate acquire, get...): nothing left
+ * to take. Or failed with err. NULL only when out of memory. */
+cio_future *cio__wait_done(cio_loop *loop, cio_value v);
+cio_future *cio__wait_failed(cio_loop *loop, int err);
+/* Wake a waiter: it is done with v and will take() what it was woken for
+ * when it runs. */
+void cio__wait_wake(cio__slot *s, cio_value v);
+/* Fail a waiter (removing it from its queue). */
+void cio__wait_fail(cio__slot *s, int err);
+/* Woken but never taken (cancelled before it ran): give back. */
+static inline int cio__wait_untaken(const cio__slot *s)
+{
+    return s->fut.state == CIO__DONE && s->fut.err == 0
+           && !(s->fut.flags & CIO__FF_TAKEN);
+}
+/* vt pieces: cancel = leave the queue and cancel; release the slot. */
+int cio__wait_cancel(cio_future *f, const char *msg);
+void cio__wait_release(cio__slot *s);
 
 /* A sleep of 0 nobody waits on yet: its awaiting task yields instead. */
 int cio__sleeper_is_zero(const cio_future *f);
@@ -239,6 +271,7 @@ struct cio_loop {
     uint32_t timer_seq;
     unsigned long iteration;
     cio__task *current;         /* the task being stepped */
+    uint32_t rng;               /* xorshift state: select's fair choice */
     cio__task *tasks;           /* live tasks (intrusive list) */
     cio_future *last_run;       /* future of the last run_until_complete */
     cio__node stop_node;        /* in last_run's ring: stops the loop */
@@ -276,7 +309,10 @@ void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop);
 void cio__timer_forget(cio_loop *loop, cio__timer *t);
 void cio__timer_init(cio__timer *t);
 /* One iteration: queue due timers, run what was ready when it started. */
-void cio__loop_run_once(cio_loop *loop);
+unsigned long cio__loop_run_once(cio_loop *loop);
+/* Up to a few iterations while work is ready: what a backend runs between
+ * two polls. */
+void cio__loop_run_batch(cio_loop *loop);
 /* Seconds until the loop has something to do: 0 if the ready queue is not
  * empty, -1 if nothing is scheduled at all. */
 double cio__loop_timeout(cio_loop *loop);

@@ -25,6 +25,24 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* A cio_value from an integer / a pointer: cio_queue_put(q, cio_int(5)). */
+static inline cio_value cio_int(ptrdiff_t i)
+{
+    cio_value v;
+
+    v.p = NULL;
+    v.i = i;
+    return v;
+}
+
+static inline cio_value cio_ptr(void *p)
+{
+    cio_value v;
+
+    v.p = p;
+    return v;
+}
+
 typedef struct cio_loop cio_loop;       /* an event loop (cio/loop.h) */
 typedef struct cio_future cio_future;   /* a future or a task (cio/future.h) */
 typedef struct cio_handle cio_handle;   /* a scheduled callback (cio/loop.h) */

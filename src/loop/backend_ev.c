@@ -42,7 +42,7 @@ static void prepare_cb(struct ev_loop *ev, ev_prepare *w, int revents)
     double timeout;
 
     (void)revents;
-    cio__loop_run_once(loop);
+    cio__loop_run_batch(loop);
     if (loop->stopping) {
         ev_break(ev, EVBREAK_ONE);
         return;

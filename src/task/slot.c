@@ -17,11 +17,10 @@ void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
     cio__timer_init(&s->u.timer);
 }
 
-/* In use, or its timer still sits in the ready queue (a cancelled sleep
- * whose node has not been dropped yet). */
+/* In use. (A sleep forgets its timer before its slot is released.) */
 static int busy(const cio__slot *s)
 {
-    return s->fut.refs > 0 || s->u.timer.idx == CIO__TIMER_QUEUED;
+    return s->fut.refs > 0;
 }
 
 cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
@@ -59,8 +58,7 @@ void cio__slot_release(cio__slot *s, size_t size)
 
         s->fut.refs = 0;
         s->fut.flags = CIO__FF_STATIC;
-        if (s->u.timer.idx != CIO__TIMER_QUEUED)
-            cio__timer_init(&s->u.timer);   /* the union is a timer again */
+        cio__timer_init(&s->u.timer);       /* the union is an idle timer again */
         cio_future_unref(&t->fut);
     } else {
         cio__pool_free(loop, s, size);
@@ -71,6 +69,7 @@ void cio__slot_release(cio__slot *s, size_t size)
 
 void cio__waitq_push(cio__waitq *q, cio__slot *s)
 {
+    s->fut.flags |= CIO__FF_QUEUED;
     s->u.w.q = q;
     s->u.w.next = NULL;
     s->u.w.prev = q->tail;
@@ -85,8 +84,9 @@ void cio__waitq_remove(cio__slot *s)
 {
     cio__waitq *q = s->u.w.q;
 
-    if (q == NULL)
+    if (!(s->fut.flags & CIO__FF_QUEUED))
         return;
+    s->fut.flags &= ~CIO__FF_QUEUED;
     if (s->u.w.prev != NULL)
         s->u.w.prev->u.w.next = s->u.w.next;
     else
@@ -95,8 +95,7 @@ void cio__waitq_remove(cio__slot *s)
         s->u.w.next->u.w.prev = s->u.w.prev;
     else
         q->tail = s->u.w.prev;
-    s->u.w.q = NULL;
-    s->u.w.prev = s->u.w.next = NULL;
+    s->u.w.prev = s->u.w.next = NULL;     /* u.w.q stays: the owner */
 }
 
 cio__slot *cio__waitq_pop(cio__waitq *q)
@@ -106,4 +105,87 @@ cio__slot *cio__waitq_pop(cio__waitq *q)
     if (s != NULL)
         cio__waitq_remove(s);
     return s;
+}
+
+void cio__waitq_push_front(cio__waitq *q, cio__slot *s)
+{
+    s->u.w.q = q;
+    s->u.w.prev = NULL;
+    s->u.w.next = q->head;
+    if (q->head != NULL)
+        q->head->u.w.prev = s;
+    else
+        q->tail = s;
+    q->head = s;
+    s->fut.flags |= CIO__FF_QUEUED;
+}
+
+/* ---- the shapes of a primitive's wait ---- */
+
+cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                          cio_value arg)
+{
+    cio__slot *s = cio__slot_get(loop, vt, sizeof(cio__slot), 1);
+
+    if (s == NULL)
+        return NULL;
+    s->u.w.arg = arg;
+    cio__waitq_push(q, s);
+    return &s->fut;
+}
+
+static void done_destroy(cio_future *f)
+{
+    cio__slot_release((cio__slot *)(void *)f, sizeof(cio__slot));
+}
+
+static const cio__future_vt finished_vt = { .kind = "Wait", .destroy = done_destroy };
+
+cio_future *cio__wait_done(cio_loop *loop, cio_value v)
+{
+    cio__slot *s = cio__slot_get(loop, &finished_vt, sizeof(cio__slot), 1);
+
+    if (s == NULL)
+        return NULL;
+    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+    return &s->fut;
+}
+
+cio_future *cio__wait_failed(cio_loop *loop, int err)
+{
+    cio__slot *s = cio__slot_get(loop, &finished_vt, sizeof(cio__slot), 1);
+    cio_value v;
+
+    if (s == NULL)
+        return NULL;
+    v.p = NULL;
+    cio__future_finish(&s->fut, CIO__DONE, err, v);
+    return &s->fut;
+}
+
+void cio__wait_wake(cio__slot *s, cio_value v)
+{
+    cio__waitq_remove(s);
+    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+}
+
+void cio__wait_fail(cio__slot *s, int err)
+{
+    cio_value v;
+
+    v.p = NULL;
+    cio__waitq_remove(s);
+    cio__future_finish(&s->fut, CIO__DONE, err, v);
+}
+
+int cio__wait_cancel(cio_future *f, const char *msg)
+{
+    cio__waitq_remove((cio__slot *)(void *)f);
+    return cio__future_cancel_plain(f, msg);
+}
+
+void cio__wait_release(cio__slot *s)
+{
+    cio__waitq_remove(s);
+    cio__slot_release(s, sizeof(cio__slot));
 }

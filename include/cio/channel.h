@@ -1,0 +1,70 @@
+/* cio/channel.h - Go's channels and select.
+ *
+ * A channel carries elements of a fixed size. Unbuffered (capacity 0): a
+ * send completes when a receiver takes the element; buffered: when the
+ * element is in the buffer. Close: receivers drain what is buffered, then
+ * fail with CIO_ECLOSED; sending on a closed channel fails with CIO_ECLOSED
+ * (Go panics). A NULL channel is never ready (Go's nil channel).
+ *
+ * Pointers given to send and recv (and to select's cases) must stay valid
+ * until the operation completes: keep them in the task's frame.
+ */
+#ifndef CIO_CHANNEL_H
+#define CIO_CHANNEL_H
+
+#include "cio/common.h"
+
+CIO_EXTERN_C_BEGIN
+
+typedef struct cio_chan cio_chan;
+
+/* Bytes of caller storage for a channel (cio_chan_new_in). */
+#define CIO_CHAN_SIZE(elem_size, capacity) (16 * sizeof(void *) + (elem_size) * (capacity))
+
+/* A new channel of elements of elem_size bytes, buffering `capacity` of
+ * them; NULL if elem_size is 0 or out of memory. */
+CIO_API cio_chan *cio_chan_new(cio_loop *loop, size_t elem_size, size_t capacity);
+CIO_API cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem_size, size_t capacity,
+                                  void *storage, size_t size);
+/* Free it: 0, or CIO_EBUSY if tasks wait on it. */
+CIO_API int cio_chan_free(cio_chan *c);
+
+/* Send the element at `elem` (copied when it is taken or buffered). */
+CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
+/* Receive into `dst`; result 1. Fails with CIO_ECLOSED once closed and
+ * drained. */
+CIO_API cio_future *cio_chan_recv(cio_chan *c, void *dst);
+/* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. */
+CIO_API int cio_chan_try_send(cio_chan *c, const void *elem);
+/* Without waiting: 0, CIO_EEMPTY (would block), CIO_ECLOSED (drained). */
+CIO_API int cio_chan_try_recv(cio_chan *c, void *dst);
+/* Close: waiting receivers fail with CIO_ECLOSED, waiting senders too.
+ * CIO_ECLOSED if closed already. */
+CIO_API int cio_chan_close(cio_chan *c);
+/* Elements buffered / the capacity. */
+CIO_API size_t cio_chan_len(const cio_chan *c);
+CIO_API size_t cio_chan_cap(const cio_chan *c);
+
+/* ---- select ---- */
+
+typedef enum cio_select_op { CIO_SELECT_RECV = 0, CIO_SELECT_SEND = 1 } cio_select_op;
+
+typedef struct cio_select_case {
+    cio_chan *chan;     /* NULL: never ready */
+    cio_select_op op;
+    void *buf;          /* recv: where the element goes; send: the element */
+    int ok;             /* set by select for the chosen recv: 1 a value, 0 closed */
+} cio_select_case;
+
+/* Go's select: wait until one case can proceed and do it; the result (.i)
+ * is the index of the chosen case. Among several ready cases one is chosen
+ * uniformly at random. With `nonblocking` (Go's default case) it completes
+ * at once with -1 if none is ready; with timeout >= 0 it fails with
+ * CIO_ETIMEDOUT after that many seconds. A send case on a closed channel
+ * fails with CIO_ECLOSED. `cases` must stay valid until completion. */
+CIO_API cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n,
+                               double timeout, int nonblocking);
+
+CIO_EXTERN_C_END
+
+#endif /* CIO_CHANNEL_H */

@@ -1,0 +1,75 @@
+/* cio/queue.h - asyncio.Queue, LifoQueue and PriorityQueue.
+ *
+ * Items are cio_values (cio_int(5), cio_ptr(p)). maxsize 0 is unbounded
+ * (the buffer grows; a put can then fail with CIO_ENOMEM); otherwise put
+ * waits while the queue is full. Getters and putters are served FIFO; a
+ * woken waiter takes its item (or its place) when it runs, and one
+ * cancelled before that takes nothing: no item is lost, duplicated or
+ * reordered by a cancellation.
+ *
+ * put/get/join return futures to await (allocation-free in a task); the
+ * _nowait forms return at once with a code.
+ */
+#ifndef CIO_QUEUE_H
+#define CIO_QUEUE_H
+
+#include "cio/common.h"
+
+CIO_EXTERN_C_BEGIN
+
+typedef struct cio_queue cio_queue;
+
+typedef enum cio_queue_kind {
+    CIO_QUEUE_FIFO = 0,       /* asyncio.Queue */
+    CIO_QUEUE_LIFO = 1,       /* asyncio.LifoQueue */
+    CIO_QUEUE_PRIORITY = 2    /* asyncio.PriorityQueue: smallest first */
+} cio_queue_kind;
+
+/* Bytes of caller storage a bounded queue of maxsize items needs. */
+#define CIO_QUEUE_SIZE(maxsize) (24 * sizeof(void *) + 16 * (maxsize))
+
+/* A new queue; NULL if kind is unknown or out of memory. */
+CIO_API cio_queue *cio_queue_new(cio_loop *loop, size_t maxsize, cio_queue_kind kind);
+/* The same in caller storage of CIO_QUEUE_SIZE(maxsize) bytes (maxsize > 0:
+ * the buffer cannot grow there). */
+CIO_API cio_queue *cio_queue_new_in(cio_loop *loop, size_t maxsize, cio_queue_kind kind,
+                                    void *storage, size_t size);
+/* Free it (with any items left): 0, or CIO_EBUSY if tasks wait on it. */
+CIO_API int cio_queue_free(cio_queue *q);
+
+/* Order of a priority queue: negative if a comes first (default: by .i).
+ * Equal items come out in put order. */
+typedef int (*cio_queue_compare_fn)(cio_value a, cio_value b);
+CIO_API void cio_queue_set_compare(cio_queue *q, cio_queue_compare_fn cmp);
+
+/* Put item, waiting while the queue is full. Fails with CIO_ESHUTDOWN once
+ * shut down, CIO_ENOMEM if an unbounded queue cannot grow. */
+CIO_API cio_future *cio_queue_put(cio_queue *q, cio_value item);
+/* Put without waiting: 0, CIO_EFULL, CIO_ESHUTDOWN or CIO_ENOMEM. */
+CIO_API int cio_queue_put_nowait(cio_queue *q, cio_value item);
+/* Get an item (the future's result), waiting while the queue is empty.
+ * Fails with CIO_ESHUTDOWN once shut down and empty. */
+CIO_API cio_future *cio_queue_get(cio_queue *q);
+/* Get without waiting: 0 and *out, CIO_EEMPTY or CIO_ESHUTDOWN. */
+CIO_API int cio_queue_get_nowait(cio_queue *q, cio_value *out);
+
+/* One item got earlier is processed. CIO_EOVERFLOW if called more times
+ * than items were put. */
+CIO_API int cio_queue_task_done(cio_queue *q);
+/* Done when every item put has been marked task_done. */
+CIO_API cio_future *cio_queue_join(cio_queue *q);
+
+/* Shut down (asyncio 3.13): puts fail with CIO_ESHUTDOWN; gets drain what
+ * is left, then fail with it. With `immediate`, the items left are dropped
+ * (counted as done for join) and waiting getters fail at once too. */
+CIO_API void cio_queue_shutdown(cio_queue *q, int immediate);
+
+CIO_API size_t cio_queue_qsize(const cio_queue *q);
+CIO_API size_t cio_queue_maxsize(const cio_queue *q);
+CIO_API int cio_queue_empty(const cio_queue *q);
+/* Nonzero if a put would wait (never for an unbounded queue). */
+CIO_API int cio_queue_full(const cio_queue *q);
+
+CIO_EXTERN_C_END
+
+#endif /* CIO_QUEUE_H */

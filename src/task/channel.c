@@ -1,0 +1,421 @@
+/* channel.c - Go's channels.
+ *
+ * Buffered (cap > 0): a ring of elements, managed like a queue (queue.c):
+ * a waiter woken for an element (or for room) is promised it and takes it
+ * when it runs, so a cancelled waiter loses nothing.
+ *
+ * Unbuffered (cap 0): a rendezvous. A receiver waiting when a send comes is
+ * woken and matched with that sender, which waits until the receiver takes
+ * the element (the copy happens then, sender to receiver). A receiver that
+ * finds a sender waiting copies at once and lets it go. A woken receiver
+ * cancelled before it runs sends its sender back to the front of the line.
+ *
+ * select (select.c) joins the same queues with proxy slots; the wake paths
+ * here hand a proxy to cio__select_fire instead of waking it.
+ */
+#include <string.h>
+#include "internal.h"
+#include "task/channel_impl.h"
+
+static void recv_take(cio_future *f);
+static void recv_destroy(cio_future *f);
+static int send_cancel(cio_future *f, const char *msg);
+static void send_take(cio_future *f);
+static void send_destroy(cio_future *f);
+
+static const cio__future_vt recv_vt = {
+    .kind = "chan.recv", .cancel = cio__wait_cancel, .destroy = recv_destroy,
+    .take = recv_take
+};
+static const cio__future_vt send_vt = {
+    .kind = "chan.send", .cancel = send_cancel, .destroy = send_destroy,
+    .take = send_take
+};
+
+#define SLOT(f) ((cio__slot *)(void *)(f))
+#define CHAN_OF_RECV(s) CIO__CONTAINER_OF((s)->u.w.q, cio_chan, receivers)
+#define CHAN_OF_SEND(s) CIO__CONTAINER_OF((s)->u.w.q, cio_chan, senders)
+
+static char *elem_at(cio_chan *c, size_t i)
+{
+    return c->buf + ((c->head + i) % c->cap) * c->elem;
+}
+
+void cio__chan_put(cio_chan *c, const void *src)
+{
+    memcpy(elem_at(c, c->len), src, c->elem);
+    c->len++;
+}
+
+void cio__chan_get(cio_chan *c, void *dst)
+{
+    memcpy(dst, elem_at(c, 0), c->elem);
+    c->head = (c->head + 1) % c->cap;
+    c->len--;
+}
+
+/* ---- buffered: promises, as in queue.c ---- */
+
+void cio__chan_wake_receivers(cio_chan *c)
+{
+    cio__slot *s;
+
+    while (c->len > c->reserved_items && (s = cio__waitq_pop(&c->receivers)) != NULL) {
+        c->reserved_items++;
+        if (cio__select_is_proxy(s))
+            cio__select_fire(s, NULL);
+        else
+            cio__wait_wake(s, cio_int(1));
+    }
+}
+
+void cio__chan_wake_senders(cio_chan *c)
+{
+    cio__slot *s;
+
+    while (c->len + c->reserved_room < c->cap && (s = cio__waitq_pop(&c->senders)) != NULL) {
+        c->reserved_room++;
+        if (cio__select_is_proxy(s))
+            cio__select_fire(s, NULL);
+        else
+            cio__wait_wake(s, cio_int(0));
+    }
+}
+
+/* ---- unbuffered: matching ---- */
+
+/* Sender s (a plain sender slot, not queued) meets the first waiting
+ * receiver, if any: that receiver is woken, matched to s. 1 if matched. */
+static int match_sender(cio_chan *c, cio__slot *s)
+{
+    cio__slot *r = cio__waitq_pop(&c->receivers);
+
+    if (r == NULL)
+        return 0;
+    s->u.w.prev = r;                    /* s is out of any queue: free links */
+    r->u.w.next = s;
+    if (cio__select_is_proxy(r))
+        cio__select_fire(r, s);
+    else
+        cio__wait_wake(r, cio_int(1));
+    return 1;
+}
+
+/* A woken receiver will never take: its sender (if still waiting) meets
+ * the next receiver, or goes back to the front of the line. A select's send
+ * proxy never waits matched: a receiver waiting gets its element now. */
+void cio__chan_unmatch(cio_chan *c, cio__slot *s)
+{
+    cio__slot *r;
+
+    if (s == NULL)
+        return;
+    s->u.w.prev = NULL;
+    if (cio__select_is_proxy(s)) {
+        if (!cio__select_waiting(s))
+            return;
+        if ((r = cio__waitq_pop(&c->receivers)) != NULL)
+            cio__select_send_to(s, r);
+        else
+            cio__waitq_push_front(&c->senders, s);
+        return;
+    }
+    if (s->fut.state != CIO__PENDING)
+        return;
+    if (!match_sender(c, s))
+        cio__waitq_push_front(&c->senders, s);
+}
+
+/* A receiver takes from the matched sender s: copy, and let s go. */
+void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
+{
+    if (cio__select_is_proxy(s)) {
+        cio__select_sent(s, dst, elem);
+        return;
+    }
+    memcpy(dst, s->u.w.arg.p, elem);
+    s->u.w.prev = NULL;
+    s->fut.flags |= CIO__FF_TAKEN;
+    cio__wait_wake(s, cio_int(0));
+}
+
+/* ---- the waits ---- */
+
+static void recv_take(cio_future *f)
+{
+    cio__slot *r = SLOT(f);
+    cio_chan *c = CHAN_OF_RECV(r);
+
+    if (c->cap > 0) {
+        c->reserved_items--;
+        cio__chan_get(c, r->u.w.arg.p);
+        cio__chan_wake_senders(c);
+    } else if (r->fut.flags & CIO__FF_MARK) {
+        /* filled already (try_send, select) */
+    } else if (r->u.w.next != NULL) {
+        cio__slot *s = r->u.w.next;
+
+        r->u.w.next = NULL;
+        cio__chan_take_from(s, r->u.w.arg.p, c->elem);
+    } else {
+        f->err = CIO_EBROKEN;           /* its sender vanished (loop teardown) */
+        return;
+    }
+    f->result = cio_int(1);
+}
+
+static void recv_destroy(cio_future *f)
+{
+    cio__slot *r = SLOT(f);
+
+    if (cio__wait_untaken(r)) {
+        cio_chan *c = CHAN_OF_RECV(r);
+
+        if (c->cap > 0) {
+            c->reserved_items--;
+            cio__chan_wake_receivers(c);
+        } else if (!(r->fut.flags & CIO__FF_MARK)) {
+            cio__slot *s = r->u.w.next;
+
+            r->u.w.next = NULL;
+            cio__chan_unmatch(c, s);
+        }
+    }
+    cio__wait_release(r);
+}
+
+/* A matched sender's element is promised: the send completes when its
+ * receiver takes it; a cancel then is refused (it arrives at the next
+ * await instead). */
+static int send_cancel(cio_future *f, const char *msg)
+{
+    cio__slot *s = SLOT(f);
+
+    if (!(s->fut.flags & CIO__FF_QUEUED) && s->u.w.prev != NULL)
+        return 0;
+    return cio__wait_cancel(f, msg);
+}
+
+static void send_take(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+    cio_chan *c = CHAN_OF_SEND(s);
+
+    if (c->cap > 0 && !(s->fut.flags & CIO__FF_MARK)) {
+        c->reserved_room--;
+        cio__chan_put(c, s->u.w.arg.p);
+        cio__chan_wake_receivers(c);
+    }
+    f->result = cio_int(0);
+}
+
+static void send_destroy(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+    cio_chan *c = CHAN_OF_SEND(s);
+
+    if (s->u.w.prev != NULL) {          /* matched, pending: teardown */
+        if (cio__select_is_proxy(s->u.w.prev))
+            cio__select_forget_sender(s->u.w.prev);
+        else
+            s->u.w.prev->u.w.next = NULL;
+        s->u.w.prev = NULL;
+    }
+    if (cio__wait_untaken(s) && c->cap > 0 && !(s->fut.flags & CIO__FF_MARK)) {
+        c->reserved_room--;
+        cio__chan_wake_senders(c);
+    }
+    cio__wait_release(s);
+}
+
+/* ---- the API ---- */
+
+static cio_chan *setup(cio_chan *c, cio_loop *loop, size_t elem, size_t cap, char *buf)
+{
+    memset(c, 0, sizeof *c);
+    c->loop = loop;
+    c->elem = elem;
+    c->cap = cap;
+    c->buf = buf;
+    return c;
+}
+
+cio_chan *cio_chan_new(cio_loop *loop, size_t elem, size_t cap)
+{
+    cio_chan *c;
+    char *buf = NULL;
+
+    if (loop == NULL || elem == 0 || (cap > 0 && elem > ((size_t)-1) / 2 / cap))
+        return NULL;
+    c = cio_alloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    if (cap > 0 && (buf = cio_alloc(elem * cap)) == NULL) {
+        cio_free(c, sizeof *c);
+        return NULL;
+    }
+    return setup(c, loop, elem, cap, buf);
+}
+
+cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem, size_t cap, void *storage, size_t size)
+{
+    size_t head = (sizeof(cio_chan) + 15) & ~(size_t)15;
+    cio_chan *c;
+
+    if (loop == NULL || elem == 0 || storage == NULL
+        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
+        || (cap > 0 && elem > ((size_t)-1) / 4 / cap) || size < head + elem * cap)
+        return NULL;
+    c = setup(storage, loop, elem, cap, (char *)storage + head);
+    c->in_storage = 1;
+    return c;
+}
+
+int cio_chan_free(cio_chan *c)
+{
+    if (c == NULL)
+        return 0;
+    if (!cio__waitq_empty(&c->senders) || !cio__waitq_empty(&c->receivers)
+        || c->reserved_items || c->reserved_room)
+        return CIO_EBUSY;
+    if (!c->in_storage) {
+        cio_free(c->buf, c->elem * c->cap);
+        cio_free(c, sizeof *c);
+    }
+    return 0;
+}
+
+int cio_chan_try_send(cio_chan *c, const void *elem)
+{
+    cio__slot *r;
+
+    if (c == NULL || elem == NULL)
+        return CIO_EINVAL;
+    if (c->closed)
+        return CIO_ECLOSED;
+    if (c->cap > 0) {
+        if (c->len + c->reserved_room >= c->cap || !cio__waitq_empty(&c->senders))
+            return CIO_EFULL;
+        cio__chan_put(c, elem);
+        cio__chan_wake_receivers(c);
+        return 0;
+    }
+    /* unbuffered: hand it straight to a waiting receiver */
+    r = cio__waitq_pop(&c->receivers);
+    if (r == NULL)
+        return CIO_EFULL;
+    cio__chan_fill(r, elem, c->elem);
+    return 0;
+}
+
+/* Give a waiting receiver (or recv proxy) an element now. */
+void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
+{
+    if (cio__select_is_proxy(r)) {
+        cio__select_filled(r, elem, size);
+        return;
+    }
+    memcpy(r->u.w.arg.p, elem, size);
+    r->fut.flags |= CIO__FF_MARK;
+    cio__wait_wake(r, cio_int(1));
+}
+
+cio_future *cio_chan_send(cio_chan *c, const void *elem)
+{
+    cio__slot *s;
+    int err;
+
+    if (c == NULL || elem == NULL)
+        return NULL;
+    if (c->cap > 0) {
+        err = cio_chan_try_send(c, elem);
+        if (err == 0)
+            return cio__wait_done(c->loop, cio_int(0));
+        if (err != CIO_EFULL)
+            return cio__wait_failed(c->loop, err);
+        return cio__wait_new(c->loop, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
+    }
+    if (c->closed)
+        return cio__wait_failed(c->loop, CIO_ECLOSED);
+    s = cio__slot_get(c->loop, &send_vt, sizeof(cio__slot), 1);
+    if (s == NULL)
+        return NULL;
+    s->u.w.arg = cio_ptr((void *)(uintptr_t)elem);
+    s->u.w.q = &c->senders;             /* the owner, even while not queued */
+    s->u.w.prev = s->u.w.next = NULL;
+    if (!match_sender(c, s))
+        cio__waitq_push(&c->senders, s);
+    return &s->fut;
+}
+
+int cio_chan_try_recv(cio_chan *c, void *dst)
+{
+    cio__slot *s;
+
+    if (c == NULL || dst == NULL)
+        return CIO_EINVAL;
+    if (c->cap > 0) {
+        if (c->len > c->reserved_items) {
+            cio__chan_get(c, dst);
+            cio__chan_wake_senders(c);
+            return 0;
+        }
+    } else if ((s = cio__waitq_pop(&c->senders)) != NULL) {
+        cio__chan_take_from(s, dst, c->elem);
+        return 0;
+    }
+    return c->closed ? CIO_ECLOSED : CIO_EEMPTY;
+}
+
+cio_future *cio_chan_recv(cio_chan *c, void *dst)
+{
+    int err;
+
+    if (c == NULL || dst == NULL)
+        return NULL;
+    err = cio_chan_try_recv(c, dst);
+    if (err == 0)
+        return cio__wait_done(c->loop, cio_int(1));
+    if (err != CIO_EEMPTY)
+        return cio__wait_failed(c->loop, err);
+    return cio__wait_new(c->loop, &recv_vt, &c->receivers, cio_ptr(dst));
+}
+
+int cio_chan_close(cio_chan *c)
+{
+    cio__slot *s;
+
+    if (c == NULL)
+        return CIO_EINVAL;
+    if (c->closed)
+        return CIO_ECLOSED;
+    c->closed = 1;
+    /* Waiting receivers find nothing to drain (they would not wait). */
+    while ((s = c->receivers.head) != NULL) {
+        if (cio__select_is_proxy(s)) {
+            cio__waitq_remove(s);
+            cio__select_closed(s);
+        } else {
+            cio__wait_fail(s, CIO_ECLOSED);
+        }
+    }
+    while ((s = c->senders.head) != NULL) {
+        if (cio__select_is_proxy(s)) {
+            cio__waitq_remove(s);
+            cio__select_closed(s);
+        } else {
+            cio__wait_fail(s, CIO_ECLOSED);
+        }
+    }
+    return 0;
+}
+
+size_t cio_chan_len(const cio_chan *c)
+{
+    return c != NULL ? c->len : 0;
+}
+
+size_t cio_chan_cap(const cio_chan *c)
+{
+    return c != NULL ? c->cap : 0;
+}

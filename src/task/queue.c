@@ -1,0 +1,457 @@
+/* queue.c - asyncio.Queue, LifoQueue, PriorityQueue.
+ *
+ * Items live in one array: a ring (FIFO), a stack (LIFO) or a binary heap
+ * ordered by (compare, put order) (priority). Waiting getters and putters
+ * are FIFOs of slots. A put wakes the first getter and reserves an item for
+ * it; the getter takes the item when it runs (the take hook), so a getter
+ * cancelled in between leaves the item for the next one. Putters likewise
+ * reserve room and add their item when they run.
+ */
+#include <string.h>
+#include "internal.h"
+
+typedef struct qitem {
+    cio_value v;
+    uint64_t seq;               /* put order: priority ties stay FIFO */
+} qitem;
+
+struct cio_queue {
+    cio_loop *loop;
+    cio_queue_kind kind;
+    cio_queue_compare_fn cmp;
+    size_t maxsize;             /* 0: unbounded */
+    qitem *items;
+    size_t cap, head, len;
+    uint64_t seq;
+    size_t reserved_items;      /* promised to woken getters */
+    size_t reserved_room;       /* promised to woken putters */
+    size_t unfinished;          /* put, not yet task_done */
+    cio__waitq getters, putters, joiners;
+    unsigned char shutdown;
+    unsigned char in_storage;
+};
+
+typedef char queue_fits[((sizeof(cio_queue) + 15) & ~(size_t)15) <= 24 * sizeof(void *) ? 1 : -1];
+typedef char item_fits[sizeof(qitem) <= 16 ? 1 : -1];
+
+static void getter_take(cio_future *f);
+static void getter_destroy(cio_future *f);
+static void putter_take(cio_future *f);
+static void putter_destroy(cio_future *f);
+static void joiner_destroy(cio_future *f);
+
+static const cio__future_vt get_vt = {
+    .kind = "Queue.get", .cancel = cio__wait_cancel, .destroy = getter_destroy,
+    .take = getter_take
+};
+static const cio__future_vt put_vt = {
+    .kind = "Queue.put", .cancel = cio__wait_cancel, .destroy = putter_destroy,
+    .take = putter_take
+};
+static const cio__future_vt join_vt = {
+    .kind = "Queue.join", .cancel = cio__wait_cancel, .destroy = joiner_destroy
+};
+
+#define SLOT(f) ((cio__slot *)(void *)(f))
+
+/* ---- the item array ---- */
+
+static int by_int(cio_value a, cio_value b)
+{
+    return a.i < b.i ? -1 : a.i > b.i;
+}
+
+static int before(const cio_queue *q, const qitem *a, const qitem *b)
+{
+    int c = q->cmp(a->v, b->v);
+
+    return c < 0 || (c == 0 && a->seq < b->seq);
+}
+
+static void heap_up(cio_queue *q, size_t i)
+{
+    qitem it = q->items[i];
+
+    while (i > 0 && before(q, &it, &q->items[(i - 1) / 2])) {
+        q->items[i] = q->items[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    q->items[i] = it;
+}
+
+static void heap_down(cio_queue *q, size_t i)
+{
+    qitem it = q->items[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= q->len)
+            break;
+        if (c + 1 < q->len && before(q, &q->items[c + 1], &q->items[c]))
+            c++;
+        if (!before(q, &q->items[c], &it))
+            break;
+        q->items[i] = q->items[c];
+        i = c;
+    }
+    q->items[i] = it;
+}
+
+/* Room for one more item (unbounded queues grow). */
+static int reserve(cio_queue *q)
+{
+    size_t cap, i;
+    qitem *items;
+
+    if (q->len < q->cap)
+        return 0;
+    if (q->in_storage || q->cap > ((size_t)-1) / 2 / sizeof(qitem))
+        return CIO_ENOMEM;
+    cap = q->cap ? q->cap * 2 : 16;
+    items = cio_alloc(cap * sizeof *items);
+    if (items == NULL)
+        return CIO_ENOMEM;
+    for (i = 0; i < q->len; i++)            /* unroll the ring */
+        items[i] = q->items[(q->head + i) % q->cap];
+    cio_free(q->items, q->cap * sizeof *items);
+    q->items = items;
+    q->cap = cap;
+    q->head = 0;
+    return 0;
+}
+
+static void push(cio_queue *q, cio_value v)
+{
+    qitem it;
+
+    it.v = v;
+    it.seq = q->seq++;
+    switch (q->kind) {
+    case CIO_QUEUE_FIFO:
+        q->items[(q->head + q->len++) % q->cap] = it;
+        break;
+    case CIO_QUEUE_LIFO:
+        q->items[q->len++] = it;
+        break;
+    default:
+        q->items[q->len++] = it;
+        heap_up(q, q->len - 1);
+        break;
+    }
+    q->unfinished++;
+}
+
+static cio_value pop(cio_queue *q)
+{
+    cio_value v;
+
+    switch (q->kind) {
+    case CIO_QUEUE_FIFO:
+        v = q->items[q->head].v;
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        break;
+    case CIO_QUEUE_LIFO:
+        v = q->items[--q->len].v;
+        break;
+    default:
+        v = q->items[0].v;
+        q->items[0] = q->items[--q->len];
+        if (q->len > 0)
+            heap_down(q, 0);
+        break;
+    }
+    return v;
+}
+
+/* ---- waking ---- */
+
+static int room(const cio_queue *q)
+{
+    return q->maxsize == 0 || q->len + q->reserved_room < q->maxsize;
+}
+
+/* Promise items to waiting getters. */
+static void wake_getters(cio_queue *q)
+{
+    cio__slot *s;
+
+    while (q->len > q->reserved_items && (s = cio__waitq_pop(&q->getters)) != NULL) {
+        q->reserved_items++;
+        cio__wait_wake(s, cio_int(0));
+    }
+}
+
+/* Promise room to waiting putters. */
+static void wake_putters(cio_queue *q)
+{
+    cio__slot *s;
+
+    while (room(q) && (s = cio__waitq_pop(&q->putters)) != NULL) {
+        q->reserved_room++;
+        cio__wait_wake(s, cio_int(0));
+    }
+}
+
+static cio_queue *owner(const cio__slot *s, size_t offset)
+{
+    return (cio_queue *)(void *)((char *)s->u.w.q - offset);
+}
+
+#define GETTERS_OF(s) owner((s), offsetof(cio_queue, getters))
+#define PUTTERS_OF(s) owner((s), offsetof(cio_queue, putters))
+#define JOINERS_OF(s) owner((s), offsetof(cio_queue, joiners))
+
+static void getter_take(cio_future *f)
+{
+    cio_queue *q = GETTERS_OF(SLOT(f));
+
+    q->reserved_items--;
+    f->result = pop(q);
+    wake_putters(q);
+}
+
+static void getter_destroy(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+
+    if (cio__wait_untaken(s)) {             /* woken, never ran: next one */
+        cio_queue *q = GETTERS_OF(s);
+
+        q->reserved_items--;
+        wake_getters(q);
+    }
+    cio__wait_release(s);
+}
+
+static void putter_take(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+    cio_queue *q = PUTTERS_OF(s);
+
+    q->reserved_room--;
+    if (reserve(q) == 0) {                  /* bounded: there is room */
+        push(q, s->u.w.arg);
+        wake_getters(q);
+    }
+    f->result = cio_int(0);
+}
+
+static void putter_destroy(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+
+    if (cio__wait_untaken(s)) {             /* woken, never ran: its item stays out */
+        cio_queue *q = PUTTERS_OF(s);
+
+        q->reserved_room--;
+        wake_putters(q);
+    }
+    cio__wait_release(s);
+}
+
+static void joiner_destroy(cio_future *f)
+{
+    cio__wait_release(SLOT(f));
+}
+
+/* ---- the API ---- */
+
+static cio_queue *setup(cio_queue *q, cio_loop *loop, size_t maxsize, cio_queue_kind kind)
+{
+    memset(q, 0, sizeof *q);
+    q->loop = loop;
+    q->kind = kind;
+    q->maxsize = maxsize;
+    q->cmp = by_int;
+    return q;
+}
+
+cio_queue *cio_queue_new(cio_loop *loop, size_t maxsize, cio_queue_kind kind)
+{
+    cio_queue *q;
+
+    if (loop == NULL || (unsigned)kind > CIO_QUEUE_PRIORITY
+        || maxsize > ((size_t)-1) / 2 / sizeof(qitem))
+        return NULL;
+    q = cio_alloc(sizeof *q);
+    if (q == NULL)
+        return NULL;
+    setup(q, loop, maxsize, kind);
+    if (maxsize > 0) {                      /* bounded: the whole buffer now */
+        q->items = cio_alloc(maxsize * sizeof *q->items);
+        if (q->items == NULL) {
+            cio_free(q, sizeof *q);
+            return NULL;
+        }
+        q->cap = maxsize;
+    }
+    return q;
+}
+
+cio_queue *cio_queue_new_in(cio_loop *loop, size_t maxsize, cio_queue_kind kind,
+                            void *storage, size_t size)
+{
+    cio_queue *q = storage;
+    size_t head = (sizeof *q + 15) & ~(size_t)15;
+
+    if (loop == NULL || (unsigned)kind > CIO_QUEUE_PRIORITY || maxsize == 0
+        || storage == NULL || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
+        || maxsize > ((size_t)-1) / 4 / sizeof(qitem)
+        || size < head + maxsize * sizeof(qitem))
+        return NULL;
+    setup(q, loop, maxsize, kind);
+    q->items = (qitem *)(void *)((char *)storage + head);
+    q->cap = maxsize;
+    q->in_storage = 1;
+    return q;
+}
+
+int cio_queue_free(cio_queue *q)
+{
+    if (q == NULL)
+        return 0;
+    if (!cio__waitq_empty(&q->getters) || !cio__waitq_empty(&q->putters)
+        || !cio__waitq_empty(&q->joiners) || q->reserved_items || q->reserved_room)
+        return CIO_EBUSY;
+    if (!q->in_storage) {
+        cio_free(q->items, q->cap * sizeof *q->items);
+        cio_free(q, sizeof *q);
+    }
+    return 0;
+}
+
+void cio_queue_set_compare(cio_queue *q, cio_queue_compare_fn cmp)
+{
+    if (q != NULL && q->len == 0)
+        q->cmp = cmp != NULL ? cmp : by_int;
+}
+
+int cio_queue_put_nowait(cio_queue *q, cio_value item)
+{
+    if (q == NULL)
+        return CIO_EINVAL;
+    if (q->shutdown)
+        return CIO_ESHUTDOWN;
+    if (!room(q) || !cio__waitq_empty(&q->putters))
+        return CIO_EFULL;
+    if (reserve(q) != 0)
+        return CIO_ENOMEM;
+    push(q, item);
+    wake_getters(q);
+    return 0;
+}
+
+cio_future *cio_queue_put(cio_queue *q, cio_value item)
+{
+    int err;
+
+    if (q == NULL)
+        return NULL;
+    err = cio_queue_put_nowait(q, item);
+    if (err == 0)
+        return cio__wait_done(q->loop, cio_int(0));
+    if (err != CIO_EFULL)
+        return cio__wait_failed(q->loop, err);
+    return cio__wait_new(q->loop, &put_vt, &q->putters, item);
+}
+
+int cio_queue_get_nowait(cio_queue *q, cio_value *out)
+{
+    cio_value v;
+
+    if (q == NULL)
+        return CIO_EINVAL;
+    if (q->len <= q->reserved_items)
+        return q->shutdown ? CIO_ESHUTDOWN : CIO_EEMPTY;
+    v = pop(q);
+    if (out != NULL)
+        *out = v;
+    wake_putters(q);
+    return 0;
+}
+
+cio_future *cio_queue_get(cio_queue *q)
+{
+    cio_value v;
+    int err;
+
+    if (q == NULL)
+        return NULL;
+    err = cio_queue_get_nowait(q, &v);
+    if (err == 0)
+        return cio__wait_done(q->loop, v);
+    if (err != CIO_EEMPTY)
+        return cio__wait_failed(q->loop, err);
+    return cio__wait_new(q->loop, &get_vt, &q->getters, cio_int(0));
+}
+
+int cio_queue_task_done(cio_queue *q)
+{
+    cio__slot *s;
+
+    if (q == NULL)
+        return CIO_EINVAL;
+    if (q->unfinished == 0)
+        return CIO_EOVERFLOW;
+    if (--q->unfinished == 0)
+        while ((s = cio__waitq_pop(&q->joiners)) != NULL)
+            cio__wait_wake(s, cio_int(0));
+    return 0;
+}
+
+cio_future *cio_queue_join(cio_queue *q)
+{
+    if (q == NULL)
+        return NULL;
+    if (q->unfinished == 0)
+        return cio__wait_done(q->loop, cio_int(0));
+    return cio__wait_new(q->loop, &join_vt, &q->joiners, cio_int(0));
+}
+
+void cio_queue_shutdown(cio_queue *q, int immediate)
+{
+    cio__slot *s;
+
+    if (q == NULL)
+        return;
+    q->shutdown = 1;
+    if (immediate) {
+        /* drop what no woken getter was promised; it counts as done */
+        while (q->len > q->reserved_items) {
+            pop(q);
+            if (q->unfinished > 0)
+                q->unfinished--;
+        }
+        if (q->unfinished == 0)
+            while ((s = cio__waitq_pop(&q->joiners)) != NULL)
+                cio__wait_wake(s, cio_int(0));
+    }
+    /* Waiting getters find the queue empty (they would not wait otherwise);
+     * waiting putters can never put now. */
+    while ((s = q->getters.head) != NULL)
+        cio__wait_fail(s, CIO_ESHUTDOWN);
+    while ((s = q->putters.head) != NULL)
+        cio__wait_fail(s, CIO_ESHUTDOWN);
+}
+
+size_t cio_queue_qsize(const cio_queue *q)
+{
+    return q != NULL ? q->len : 0;
+}
+
+size_t cio_queue_maxsize(const cio_queue *q)
+{
+    return q != NULL ? q->maxsize : 0;
+}
+
+int cio_queue_empty(const cio_queue *q)
+{
+    return q == NULL || q->len == 0;
+}
+
+int cio_queue_full(const cio_queue *q)
+{
+    return q != NULL && !room(q);
+}
