@@ -10,6 +10,8 @@
  *   cio/queue.h        Queue, LifoQueue, PriorityQueue
  *   cio/channel.h      Go's channels and select
  *   cio/loop.h         the event loop
+ *   cio/net.h          awaitable socket operations, name resolution
+ *   cio/stream.h       buffered streams, connections, servers
  */
 #ifndef CIO_H
 #define CIO_H
@@ -25,5 +27,7 @@
 #include "cio/queue.h"
 #include "cio/channel.h"
 #include "cio/loop.h"
+#include "cio/net.h"
+#include "cio/stream.h"
 
 #endif /* CIO_H */

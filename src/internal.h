@@ -280,6 +280,8 @@ struct cio_loop {
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;
     unsigned in_storage : 1;    /* cio_loop_new_in: the loop's memory is not ours */
     void *backend;              /* the backend's state (backend.h) */
+    void *net;                  /* the net layer's state (src/net), or NULL */
+    void (*net_free)(cio_loop *loop);   /* releases it when the loop is freed */
     char *arena, *arena_end;    /* cio_loop_new_in: the pools' free memory */
 #ifdef CIO_BACKEND_BARE
     cio__bare bare;

@@ -119,6 +119,48 @@ CIO_API void cio_loop_call_exception_handler(cio_loop *loop,
 CIO_API void cio_loop_default_exception_handler(cio_loop *loop,
                                                 const cio_exception_context *ctx);
 
+/* ---- fd readiness, signals, other threads: libev builds only (a
+ * --without-libev build has none of these; see cio/bare.h for its
+ * wake-ups). Callbacks run from the loop, never inside a signal handler or
+ * a libev callback. Remove a watcher before closing its fd. ---- */
+
+/* Call cb(loop, arg) on every iteration while fd is readable; replaces an
+ * earlier reader of fd. 0, CIO_EINVAL (fd < 0, cb NULL), CIO_ECLOSED,
+ * CIO_ENOMEM. */
+CIO_API int cio_loop_add_reader(cio_loop *loop, int fd, cio_callback_fn cb, void *arg);
+
+/* Stop watching fd for reading: 1 if a reader was removed, 0 if none. */
+CIO_API int cio_loop_remove_reader(cio_loop *loop, int fd);
+
+/* The same for writability. */
+CIO_API int cio_loop_add_writer(cio_loop *loop, int fd, cio_callback_fn cb, void *arg);
+CIO_API int cio_loop_remove_writer(cio_loop *loop, int fd);
+
+/* Run cb(loop, arg) from the loop after signal signum arrives (several
+ * arrivals before it runs count once); replaces an earlier handler. Sets
+ * the process's disposition for signum while installed. CIO_EINVAL (not a
+ * signal number), CIO_ENOTSUP (SIGKILL, SIGSTOP), CIO_EINVALSTATE (not
+ * the main thread), CIO_EBUSY (another loop handles it), CIO_ENOMEM. */
+CIO_API int cio_loop_add_signal_handler(cio_loop *loop, int signum,
+                                        cio_callback_fn cb, void *arg);
+
+/* Remove the handler of signum (the default disposition comes back): 1 if
+ * one was removed, 0 if none, CIO_EINVAL if signum is not a signal. */
+CIO_API int cio_loop_remove_signal_handler(cio_loop *loop, int signum);
+
+/* From any thread: run cb(loop, arg) on the loop thread in its next
+ * iteration, waking the loop up if it is blocked. The loop must outlive the
+ * call. 0, CIO_EINVAL, CIO_ENOMEM. */
+CIO_API int cio_loop_call_soon_threadsafe(cio_loop *loop, cio_callback_fn cb, void *arg);
+
+/* Run fn(arg, &result) in a new thread (asyncio's to_thread): the future
+ * is done with result, or fails with fn's negative return. fn must not
+ * touch the loop; freeing the loop waits for the thread. NULL if out of
+ * memory or no thread could be started. */
+CIO_API cio_future *cio_loop_run_in_thread(cio_loop *loop,
+                                           int (*fn)(void *arg, cio_value *result),
+                                           void *arg);
+
 CIO_EXTERN_C_END
 
 #endif /* CIO_LOOP_H */

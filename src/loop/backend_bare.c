@@ -176,3 +176,43 @@ void cio_bare_wakeup_close(cio_bare_wakeup *w)
     w->next = NULL;
     w->pending = 0;
 }
+
+/* ---- fd readiness, signals, calls from other threads: no OS here ---- */
+
+void cio__io_init(cio__io *io, int fd, cio__run_fn run)
+{
+    io->node.next = NULL;
+    io->node.run = run;
+    io->fd = fd;
+    io->events = io->revents = io->queued = 0;
+}
+
+int cio__io_set(cio_loop *loop, cio__io *io, unsigned events)
+{
+    (void)loop, (void)io;
+    return events == 0 ? 0 : CIO_ENOTSUP;
+}
+
+void cio__io_stop(cio_loop *loop, cio__io *io)
+{
+    (void)loop;
+    io->events = io->revents = io->queued = 0;
+}
+
+int cio__sig_start(cio_loop *loop, cio__sig *s, int signum, cio__run_fn run)
+{
+    (void)loop, (void)s, (void)signum, (void)run;
+    return CIO_ENOTSUP;
+}
+
+void cio__sig_stop(cio_loop *loop, cio__sig *s)
+{
+    (void)loop, (void)s;
+}
+
+/* ISR-safe wake-ups are cio_bare_wakeup_*; this one takes no lock. */
+int cio__backend_call_threadsafe(cio_loop *loop, cio__node *node)
+{
+    (void)loop, (void)node;
+    return CIO_ENOTSUP;
+}

@@ -320,6 +320,8 @@ int cio_loop_free(cio_loop *loop)
     loop->last_run = NULL;
     cio__tasks_destroy_all(loop);
     drop_scheduled(loop);   /* whatever destroying tasks released */
+    if (loop->net_free != NULL)
+        loop->net_free(loop);   /* streams, servers, watchers still open */
     cio__tq_free(&loop->timers);
     cio__backend_free(loop);
     cio__pools_free(loop);
