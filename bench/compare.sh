@@ -1,8 +1,9 @@
 #!/bin/sh
-# compare.sh - cio against its peers on the foundation workloads, same
-# machine, same run: spawn (vs Go goroutines) and sleepers (vs bare libev
-# timers, the floor). Runs each system alternately for several rounds and
-# prints medians and ratios. Needs a built tree (make) and, for Go, golang-go.
+# compare.sh - cio against its peers, same machine, same run: spawn (vs Go
+# goroutines), sleepers (vs bare libev timers, the floor) and pingpong (two
+# tasks, two queues of size 1; vs Go's unbuffered channels). Runs each system
+# alternately for several rounds and prints medians and ratios. Needs a
+# built tree (make) and, for Go, golang-go.
 #
 #   bench/compare.sh [ROUNDS] [N]      defaults: 5 rounds, N = 1000000
 set -eu
@@ -28,9 +29,10 @@ i=1
 while [ "$i" -le "$rounds" ]; do
     printf 'round %s/%s\r' "$i" "$rounds" >&2
     for sys in cio go libev; do
-        for w in spawn sleepers; do
+        for w in spawn sleepers pingpong chanpingpong; do
             case $sys/$w in
                 cio/*) line=$("$cio" "$w" "$n") ;;
+                go/pingpong) continue ;;
                 go/*) [ "$have_go" = 1 ] || continue; line=$("$tmp/go_bench" "$w" "$n") ;;
                 libev/sleepers) line=$("$tmp/libev_timers" "$n") ;;
                 *) continue ;;
@@ -44,7 +46,7 @@ done
 echo >&2
 
 printf '%-10s %-14s %12s %14s\n' workload system "median wall" "median RSS KB"
-for w in spawn sleepers; do
+for w in spawn sleepers pingpong chanpingpong; do
     for sys in cio go libev; do
         [ -f "$tmp/$sys.$w.wall" ] || continue
         wall=$(median <"$tmp/$sys.$w.wall")
@@ -59,4 +61,8 @@ if [ "$have_go" = 1 ]; then
 fi
 awk -v c="$m_cio_sleepers" -v l="$m_libev_sleepers" \
     'BEGIN { printf "sleepers: cio / libev timers = %.3fx (target <= 1.15x)\n", c / l }'
+if [ "$have_go" = 1 ]; then
+    awk -v q="$m_cio_pingpong" -v c="$m_cio_chanpingpong" -v g="$m_go_chanpingpong" \
+        'BEGIN { printf "pingpong: Go channels / cio queues = %.2fx, / cio channels = %.2fx (target >= 8x)\n", g / q, g / c }'
+fi
 echo "(N = $n, $rounds rounds, medians; $(nproc) cores, $(date -u +%Y-%m-%d))"

@@ -128,10 +128,10 @@ int cio__future_outcome(cio_future *f, cio_value *out)
 {
     if (f->state == CIO__PENDING)
         return CIO_EINVALSTATE;
-    if (f->state == CIO__DONE && f->err == 0 && f->vt->take != NULL
-        && !(f->flags & CIO__FF_TAKEN)) {
-        f->flags |= CIO__FF_TAKEN;
-        f->vt->take(f);
+    if (f->state == CIO__DONE && f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
+        f->flags |= CIO__FF_TAKEN;      /* read once: what it was woken for is its own */
+        if (f->vt->take != NULL)
+            f->vt->take(f);
     }
     if (f->state == CIO__CANCELLED)
         return CIO_ECANCELLED;
