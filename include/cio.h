@@ -5,7 +5,9 @@
  *   cio/alloc.h        the allocator every allocation goes through
  *   cio/future.h       futures
  *   cio/task.h         async functions, tasks, await, sleep
- *   cio/combinators.h  gather, wait
+ *   cio/combinators.h  gather, wait, wait_for, shield, as_completed
+ *   cio/timeout.h      timeout scopes (asyncio.timeout)
+ *   cio/taskgroup.h    task groups
  *   cio/sync.h         Lock, Event, Condition, Semaphore, Barrier
  *   cio/queue.h        Queue, LifoQueue, PriorityQueue
  *   cio/channel.h      Go's channels and select
@@ -23,6 +25,8 @@
 #include "cio/future.h"
 #include "cio/task.h"
 #include "cio/combinators.h"
+#include "cio/timeout.h"
+#include "cio/taskgroup.h"
 #include "cio/sync.h"
 #include "cio/queue.h"
 #include "cio/channel.h"

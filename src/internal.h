@@ -216,6 +216,8 @@ extern const cio__future_vt cio__task_vt;
 #define CIO__TASK_FRAME_OFFSET                                                \
     ((sizeof(cio__task) + sizeof(double) - 1) & ~(sizeof(double) - 1))
 
+/* The task whose step node n is, or NULL. */
+cio_future *cio__task_of_node(cio__node *n);
 /* Free every task still alive (the loop is closing). */
 void cio__tasks_destroy_all(cio_loop *loop);
 
@@ -272,6 +274,7 @@ struct cio_loop {
     unsigned long iteration;
     cio__task *current;         /* the task being stepped */
     uint32_t rng;               /* xorshift state: select's fair choice */
+    double debug_slow;          /* debug mode: report steps slower than this; < 0 off */
     cio__task *tasks;           /* live tasks (intrusive list) */
     cio_future *last_run;       /* future of the last run_until_complete */
     cio__node stop_node;        /* in last_run's ring: stops the loop */

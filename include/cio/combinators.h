@@ -35,6 +35,34 @@ CIO_API int cio_gather_result(const cio_future *g, size_t i, cio_value *out);
 /* Child i of a gather (borrowed), or NULL. */
 CIO_API cio_future *cio_gather_child(const cio_future *g, size_t i);
 
+/* asyncio.wait_for: inner's outcome, or after `timeout` seconds (< 0: no
+ * timeout, a plain await; 0: now) the inner is cancelled and, once it has
+ * finished, the future fails with CIO_ETIMEDOUT - unless the inner ignored
+ * the cancel and returned, whose value it then gives. Cancelling it
+ * cancels the inner, and it ends cancelled once the inner has finished.
+ * Takes the reference to inner. */
+CIO_API cio_future *cio_wait_for(cio_loop *loop, cio_future *inner, double timeout);
+
+/* asyncio.shield: a future with inner's outcome; cancelling it leaves the
+ * inner running; the inner cancelled cancels it. shield of a done future
+ * is that future. Takes the reference to inner. */
+CIO_API cio_future *cio_shield(cio_loop *loop, cio_future *inner);
+
+/* asyncio.as_completed: an iterator over the outcomes of futs in the order
+ * they complete, with an optional timeout (< 0: none). Takes the
+ * references; NULL (references released) on a NULL entry, a future of
+ * another loop, or out of memory. */
+typedef struct cio_as_completed cio_as_completed;
+CIO_API cio_as_completed *cio_as_completed_new(cio_loop *loop, size_t n, cio_future *const *futs,
+                                               double timeout);
+/* The next outcome: the next child's result or error; CIO_ETIMEDOUT once
+ * the timeout ran out, CIO_EEMPTY after the last. */
+CIO_API cio_future *cio_as_completed_next(cio_as_completed *it);
+/* The child the last next() gave (borrowed), or NULL. */
+CIO_API cio_future *cio_as_completed_last(const cio_as_completed *it);
+/* Free it (and its references): 0, or CIO_EBUSY while a next() waits. */
+CIO_API int cio_as_completed_free(cio_as_completed *it);
+
 /* When cio_wait returns. */
 typedef enum cio_return_when {
     CIO_ALL_COMPLETED = 0,

@@ -26,6 +26,7 @@ typedef struct cio_exception_context {
     int err;               /* the error code */
     cio_handle *handle;    /* the callback's handle, or NULL */
     cio_future *future;    /* the future or task concerned, or NULL */
+    double seconds;        /* debug mode's slow callback: how long it ran */
 } cio_exception_context;
 
 typedef void (*cio_exception_handler_fn)(cio_loop *loop,
@@ -76,6 +77,15 @@ CIO_API int cio_loop_is_closed(const cio_loop *loop);
 
 /* The loop's monotonic clock, in seconds. */
 CIO_API double cio_loop_time(cio_loop *loop);
+
+/* The loop's pending tasks (asyncio.all_tasks): how many there are; the
+ * first `cap` go to out (borrowed). */
+CIO_API size_t cio_loop_all_tasks(cio_loop *loop, cio_future **out, size_t cap);
+
+/* Debug mode: report every callback or task step that runs longer than
+ * `slow` seconds to the exception handler ("Executing ... took ...
+ * seconds", err 0). slow < 0 turns it off (the default). */
+CIO_API void cio_loop_set_debug(cio_loop *loop, double slow);
 
 /* How many iterations (run-once steps) the loop has run. */
 CIO_API unsigned long cio_loop_iteration(const cio_loop *loop);

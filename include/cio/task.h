@@ -162,6 +162,22 @@ CIO_API const char *cio_task_name(const cio_future *task);
 /* Name a task (the string is copied). CIO_ENOTTASK, CIO_ENOMEM. */
 CIO_API int cio_task_set_name(cio_future *task, const char *name);
 
+/* How many cancellations of the task are pending (asyncio's cancelling()). */
+CIO_API int cio_task_cancelling(const cio_future *task);
+
+/* Take one cancellation request back; returns how many remain. At zero a
+ * cancellation not yet delivered is dropped (asyncio 3.12's uncancel). */
+CIO_API int cio_task_uncancel(cio_future *task);
+
+/* Run async function `type` as the main task of a new loop, like
+ * asyncio.run: run it to completion, then cancel and finish every task
+ * left, and free the loop. Returns main's error; its result in *result. */
+CIO_API int cio_run(const cio_task_type *type, const void *frame, cio_value *result);
+
+/* cio_run for async function `name`: CIO_RUN(&result, main, .arg = 1). */
+#define CIO_RUN(result, name, ...)                                            \
+    cio_run(&name##__type, &(name){ .cio = { 0 }, __VA_ARGS__ }, (result))
+
 /* A future done after delay seconds (negative counts as 0). Awaited in a
  * task it allocates nothing (each task has one built-in sleep); 0 yields
  * exactly one iteration. NULL if out of memory. */

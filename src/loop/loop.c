@@ -193,6 +193,35 @@ double cio__loop_timeout(cio_loop *loop)
     return d > 0 ? d : 0;
 }
 
+/* Debug mode: run a node and report it if it was slow. */
+static void run_timed(cio_loop *loop, cio__node *n)
+{
+    cio_future *task = cio__task_of_node(n);
+    double t0 = cio__backend_now(loop), dt;
+    cio_exception_context ctx;
+
+    if (task != NULL)
+        cio_future_ref(task);           /* it may end in this step */
+    n->run(loop, n);
+    dt = cio__backend_now(loop) - t0;
+    if (dt > loop->debug_slow) {
+        ctx.message = task != NULL ? "Executing a task step took too long"
+                                   : "Executing a callback took too long";
+        ctx.err = 0;
+        ctx.handle = NULL;
+        ctx.future = task;
+        ctx.seconds = dt;
+        cio_loop_call_exception_handler(loop, &ctx);
+    }
+    cio_future_unref(task);
+}
+
+void cio_loop_set_debug(cio_loop *loop, double slow)
+{
+    if (loop != NULL)
+        loop->debug_slow = slow >= 0 ? slow : -1;
+}
+
 unsigned long cio__loop_run_once(cio_loop *loop)
 {
     cio__node *last, *n;
@@ -207,8 +236,12 @@ unsigned long cio__loop_run_once(cio_loop *loop)
         if (loop->ready_head == NULL)
             loop->ready_tail = NULL;
         n->next = NULL;
-        if (n->run != NULL)
-            n->run(loop, n);
+        if (n->run != NULL) {
+            if (loop->debug_slow >= 0)
+                run_timed(loop, n);
+            else
+                n->run(loop, n);
+        }
         ran++;
         if (n == last)
             break;
@@ -245,6 +278,7 @@ cio_loop *cio_loop_new(void)
     if (loop == NULL)
         return NULL;
     memset(loop, 0, sizeof *loop);
+    loop->debug_slow = -1;
     if (cio__backend_init(loop) != 0) {
         cio_free(loop, sizeof *loop);
         return NULL;
@@ -265,6 +299,7 @@ cio_loop *cio_loop_new_in(void *storage, size_t size)
         || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
         return NULL;
     memset(loop, 0, sizeof *loop);
+    loop->debug_slow = -1;
     loop->in_storage = 1;
     if (size > head) {
         loop->arena = (char *)storage + head;
@@ -467,5 +502,6 @@ void cio__report(cio_loop *loop, const char *message, int err,
     ctx.err = err;
     ctx.handle = handle;
     ctx.future = future;
+    ctx.seconds = 0;
     cio_loop_call_exception_handler(loop, &ctx);
 }

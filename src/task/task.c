@@ -391,3 +391,43 @@ void cio__tasks_destroy_all(cio_loop *loop)
         cio_future_unref(&t->fut);
     }
 }
+
+cio_future *cio__task_of_node(cio__node *n)
+{
+    return n->run == task_step ? &CIO__CONTAINER_OF(n, cio__task, step)->fut : NULL;
+}
+
+/* ---- cancellation counts (asyncio 3.11+) ---- */
+
+int cio_task_cancelling(const cio_future *f)
+{
+    return cio_task_is_task(f) ? (int)f->cancel_requests : 0;
+}
+
+int cio_task_uncancel(cio_future *f)
+{
+    if (!cio_task_is_task(f))
+        return CIO_ENOTTASK;
+    if (f->cancel_requests > 0 && f->cancel_requests < 255) {
+        if (--f->cancel_requests == 0)
+            f->flags &= ~CIO__TF_MUST_CANCEL;
+    }
+    return (int)f->cancel_requests;
+}
+
+size_t cio_loop_all_tasks(cio_loop *loop, cio_future **out, size_t cap)
+{
+    cio__task *t;
+    size_t n = 0;
+
+    if (loop == NULL)
+        return 0;
+    for (t = loop->tasks; t != NULL; t = t->next) {
+        if (t->fut.state != CIO__PENDING)
+            continue;
+        if (out != NULL && n < cap)
+            out[n] = &t->fut;
+        n++;
+    }
+    return n;
+}
