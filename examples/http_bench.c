@@ -8,6 +8,7 @@
  * Usage: http_bench URL -n REQUESTS -c CONNECTIONS [-t SECONDS]
  *   URL is http://HOST[:PORT][/PATH]; -t stops early after SECONDS.
  */
+#define _GNU_SOURCE 1      /* memmem */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,8 +85,8 @@ static int parse_response(const char *p, size_t len, long *content_length, int *
             break;
         if (strncasecmp(line, "content-length:", 15) == 0)
             *content_length = atol(line + 15);
-        else if (strncasecmp(line, "connection:", 11) == 0 && strstr(line, "close") != NULL
-                 && strstr(line, "close") < eol)
+        else if (strncasecmp(line, "connection:", 11) == 0
+                 && memmem(line, (size_t)(eol - line), "close", 5) != NULL)
             *close_after = 1;
     }
     return status;

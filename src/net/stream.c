@@ -158,8 +158,12 @@ static void take(cio_stream *s, size_t len)
 
 static const char *find_sep(const cio_stream *s, size_t from)
 {
-    const char *p = s->rbuf + s->rpos + from, *end = s->rbuf + s->rend;
+    const char *p, *end;
 
+    if (s->rbuf == NULL || s->rpos + from >= s->rend)
+        return NULL;
+    p = s->rbuf + s->rpos + from;
+    end = s->rbuf + s->rend;
     if (s->seplen == 1)
         return memchr(p, s->sep[0], (size_t)(end - p));
     while ((size_t)(end - p) >= s->seplen) {
