@@ -1175,7 +1175,7 @@ START_TEST(test_invalid_arguments_change_nothing)
     cio_loop *loop = loop_with_reports(&r);
     cio_handle *sentinel = (cio_handle *)(uintptr_t)0x1, *h = sentinel;
     cio_future *f = cio_future_new(loop);
-    cio_exception_context ctx = { "x", CIO_EINVAL, NULL, NULL };
+    cio_exception_context ctx = { "x", CIO_EINVAL, NULL, NULL, 0 };
     unsigned long it0 = cio_loop_iteration(loop);
     double nan = NAN;
 
@@ -1241,7 +1241,7 @@ START_TEST(test_exception_handler_set_and_call)
 {
     reports r;
     cio_loop *loop = loop_with_reports(&r);
-    cio_exception_context ctx = { "custom", CIO_ETIMEDOUT, NULL, NULL };
+    cio_exception_context ctx = { "custom", CIO_ETIMEDOUT, NULL, NULL, 0 };
 
     cio_loop_call_exception_handler(loop, &ctx);
     ck_assert_int_eq(r.count, 1);

@@ -34,7 +34,10 @@ CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
 /* Receive into `dst`; result 1. Fails with CIO_ECLOSED once closed and
  * drained. */
 CIO_API cio_future *cio_chan_recv(cio_chan *c, void *dst);
-/* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. */
+/* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. Unbuffered, it
+ * succeeds when a receiver waits, copying the element to it at once; if
+ * that receiver is cancelled before it runs, the element goes to the next
+ * waiting receiver, or is dropped when none waits. */
 CIO_API int cio_chan_try_send(cio_chan *c, const void *elem);
 /* Without waiting: 0, CIO_EEMPTY (would block), CIO_ECLOSED (drained). */
 CIO_API int cio_chan_try_recv(cio_chan *c, void *dst);

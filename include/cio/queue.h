@@ -61,7 +61,8 @@ CIO_API cio_future *cio_queue_join(cio_queue *q);
 
 /* Shut down (asyncio 3.13): puts fail with CIO_ESHUTDOWN; gets drain what
  * is left, then fail with it. With `immediate`, the items left are dropped
- * (counted as done for join) and waiting getters fail at once too. */
+ * (counted as done for join), and getters waiting or woken for them fail
+ * too. */
 CIO_API void cio_queue_shutdown(cio_queue *q, int immediate);
 
 CIO_API size_t cio_queue_qsize(const cio_queue *q);

@@ -179,6 +179,14 @@ static void recv_destroy(cio_future *f)
 
             r->u.w.next = NULL;
             cio__chan_unmatch(c, s);
+        } else {
+            /* try_send or a select filled it: the value goes to the next
+             * receiver waiting; with none, it is dropped (the one case a
+             * cancellation loses an element: documented in channel.h) */
+            cio__slot *next = cio__waitq_pop(&c->receivers);
+
+            if (next != NULL)
+                cio__chan_fill(next, r->u.w.arg.p, c->elem);
         }
     }
     cio__wait_release(r);

@@ -34,8 +34,11 @@ static const cio__future_vt acquire_vt = {
     .kind = "Lock.acquire", .cancel = cio__wait_cancel, .destroy = acquirer_destroy
 };
 
-/* A condition waiter: CIO__FF_MARK once it waits for the lock (notified or
- * cancelled); its result says which (1 notified, 0 cancelled). */
+/* A condition waiter: u.w.arg.p is its condition; CIO__FF_MARK once it
+ * waits for the lock; NOTIFIED if a notify sent it there (else it was
+ * cancelled); CANCELLED once cancelled (it ends so, holding the lock). */
+#define NOTIFIED  32u
+#define CANCELLED 64u
 static const cio__future_vt cond_wait_vt = {
     .kind = "Condition.wait", .cancel = cond_waiter_cancel, .destroy = cond_waiter_destroy
 };
@@ -97,7 +100,7 @@ static void hand_on(cio_lock *l)
     l->locked = 1;
     if (s->fut.vt == &cond_wait_vt) {
         s->fut.flags |= CIO__FF_TAKEN;      /* the waiter owns it, come what may */
-        if (s->u.w.arg.i == 0) {
+        if (s->fut.flags & CANCELLED) {
             cio__future_finish(&s->fut, CIO__CANCELLED, CIO_ECANCELLED, cio_ptr(NULL));
             return;
         }
@@ -194,10 +197,8 @@ cio_lock *cio_cond_lock(cio_cond *c)
  * `notified` 1, or 0 when it was cancelled. */
 static void to_lock(cio_cond *c, cio__slot *s, int notified)
 {
-    (void)c;
     cio__waitq_remove(s);
-    s->u.w.arg = cio_int(notified);
-    s->fut.flags |= CIO__FF_MARK;
+    s->fut.flags |= CIO__FF_MARK | (notified ? NOTIFIED : CANCELLED);
     cio__waitq_push(&c->lock->waiters, s);
     if (!c->lock->locked && c->lock->waiters.head == s)
         hand_on(c->lock);
@@ -211,7 +212,7 @@ cio_future *cio_cond_wait(cio_cond *c)
         return NULL;
     if (!c->lock->locked)
         return cio__wait_failed(c->loop, CIO_EINVALSTATE);
-    f = cio__wait_new(c->loop, &cond_wait_vt, &c->waiters, cio_int(1));
+    f = cio__wait_new(c->loop, &cond_wait_vt, &c->waiters, cio_ptr(c));
     if (f == NULL)
         return NULL;
     /* u.w.q must lead back to the condition while it waits for a notify:
@@ -222,7 +223,7 @@ cio_future *cio_cond_wait(cio_cond *c)
 
 static cio_cond *cond_of(cio__slot *s)
 {
-    return CIO__CONTAINER_OF(s->u.w.q, cio_cond, waiters);
+    return s->u.w.arg.p;
 }
 
 /* Cancelled while waiting for a notify: queue for the lock and end
@@ -233,10 +234,18 @@ static int cond_waiter_cancel(cio_future *f, const char *msg)
     cio__slot *s = SLOT(f);
 
     (void)msg;
-    if (!(s->fut.flags & CIO__FF_MARK))
+    if (!(s->fut.flags & CIO__FF_MARK)) {
         to_lock(cond_of(s), s, 0);
-    else
-        s->u.w.arg = cio_int(0);
+        return 1;
+    }
+    s->fut.flags |= CANCELLED;
+    if (s->fut.flags & NOTIFIED) {      /* asyncio 3.13: pass the notify on */
+        cio_cond *c = cond_of(s);
+
+        s->fut.flags &= ~NOTIFIED;
+        if (c->waiters.head != NULL)
+            to_lock(c, c->waiters.head, 1);
+    }
     return 1;
 }
 

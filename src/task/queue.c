@@ -208,6 +208,10 @@ static void getter_take(cio_future *f)
     cio_queue *q = GETTERS_OF(SLOT(f));
 
     q->reserved_items--;
+    if (q->len == 0) {                  /* dropped by shutdown(immediate) */
+        f->err = CIO_ESHUTDOWN;
+        return;
+    }
     f->result = pop(q);
     wake_putters(q);
 }
@@ -418,8 +422,9 @@ void cio_queue_shutdown(cio_queue *q, int immediate)
         return;
     q->shutdown = 1;
     if (immediate) {
-        /* drop what no woken getter was promised; it counts as done */
-        while (q->len > q->reserved_items) {
+        /* drop every item, even those promised to woken getters (they then
+         * fail), as asyncio 3.13 does; dropped items count as done */
+        while (q->len > 0) {
             pop(q);
             if (q->unfinished > 0)
                 q->unfinished--;

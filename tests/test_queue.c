@@ -1,0 +1,990 @@
+/* test_queue.c - Queue, LifoQueue, PriorityQueue: asyncio-cases.md "Queues"
+ * (Q1, Q2, Q4, Q6), plus backpressure, the cancellation races of a woken
+ * getter or putter (no item lost, duplicated or reordered), shutdown
+ * (asyncio 3.13), task_done/join, freeing with waiters and caller storage.
+ *
+ * Items are strings (cio_ptr("x")) where a trace shows them, integers
+ * elsewhere.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include "testutil.h"
+
+static trace tr;
+
+static void reset_trace(void)
+{
+    memset(&tr, 0, sizeof tr);
+}
+
+static const char *ename(int err)
+{
+    return err == 0 ? "ok" : cio_err_name(err);
+}
+
+static cio_value str(const char *s)
+{
+    return cio_ptr((void *)(uintptr_t)s);
+}
+
+#define RUN_TASK(loop, v, ...)                                                \
+    cio_loop_run_until_complete((loop), CIO_START((loop), __VA_ARGS__), (v))
+
+#define YIELD_N(n)                                                            \
+    for (self->i = 0; self->i < (n); self->i++)                               \
+        CIO_YIELD()
+
+/* get_nowait of a string item into the trace: "get=x" or "get-ERROR". */
+static void trace_get_nowait(cio_queue *q, const char *label)
+{
+    cio_value v;
+    int err = cio_queue_get_nowait(q, &v);
+
+    if (err == 0)
+        trace_addf(&tr, "%s=%s", label, (const char *)v.p);
+    else
+        trace_addf(&tr, "%s-%s", label, ename(err));
+}
+
+/* ------------------------------------------------------------------------
+ * Workers
+ * ------------------------------------------------------------------------ */
+
+/* Get one string item: trace name=item, or name-ERROR. */
+CIO_ASYNC(getter, cio_queue *q; const char *name;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT_TRY(cio_queue_get(self->q));
+    if (CIO_ERROR != 0) {
+        trace_addf(&tr, "%s-%s", self->name, ename(CIO_ERROR));
+        CIO_RAISE(CIO_ERROR);
+    }
+    trace_addf(&tr, "%s=%s", self->name, (const char *)CIO_RESULT.p);
+    CIO_RETURN_PTR(CIO_RESULT.p);
+    CIO_END();
+}
+
+/* Get one integer item: trace name=N. */
+CIO_ASYNC(int_getter, cio_queue *q; const char *name;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_queue_get(self->q));
+    trace_addf(&tr, "%s=%ld", self->name, (long)CIO_RESULT.i);
+    CIO_RETURN(CIO_RESULT.i);
+    CIO_END();
+}
+
+/* Put one item: trace name-put=ok or name-put=ERROR. */
+CIO_ASYNC(putter, cio_queue *q; const char *name; cio_value item;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT_TRY(cio_queue_put(self->q, self->item));
+    trace_addf(&tr, "%s-put=%s", self->name, ename(CIO_ERROR));
+    CIO_RAISE(CIO_ERROR);
+    CIO_END();
+}
+
+/* ------------------------------------------------------------------------
+ * Q1: ordering; Queue() is unbounded
+ * ------------------------------------------------------------------------ */
+
+static void drain_ints(cio_queue *q, const char *label)
+{
+    cio_value v;
+
+    trace_add(&tr, label);
+    while (cio_queue_get_nowait(q, &v) == 0)
+        trace_addf(&tr, "%ld", (long)v.i);
+}
+
+START_TEST(test_Q1_queue_order)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q;
+    int i;
+
+    /* FIFO: 0, 1, 2 */
+    q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    ck_assert_ptr_nonnull(q);
+    for (i = 0; i < 3; i++)
+        ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(i)), 0);
+    ck_assert_uint_eq(cio_queue_qsize(q), 3);
+    drain_ints(q, "fifo:");
+    ck_assert(cio_queue_empty(q));
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    /* LIFO: 2, 3, 1 in -> 1, 3, 2 out */
+    q = cio_queue_new(loop, 0, CIO_QUEUE_LIFO);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(2)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(1)), 0);
+    drain_ints(q, "lifo:");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    /* Priority: 2, 3, 1 in -> 1, 2, 3 out */
+    q = cio_queue_new(loop, 0, CIO_QUEUE_PRIORITY);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(2)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(1)), 0);
+    drain_ints(q, "prio:");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    ck_assert_str_eq(tr.buf, "fifo: 0 1 2 lifo: 1 3 2 prio: 1 2 3");
+
+    /* Queue() (maxsize 0) is unbounded: full() is always false */
+    q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    ck_assert_uint_eq(cio_queue_maxsize(q), 0);
+    for (i = 0; i < 1000; i++) {
+        ck_assert(!cio_queue_full(q));
+        ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(i)), 0);
+    }
+    ck_assert(!cio_queue_full(q));
+    ck_assert_uint_eq(cio_queue_qsize(q), 1000);
+    for (i = 0; i < 1000; i++) {
+        cio_value v;
+
+        ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+        ck_assert_int_eq(v.i, i);
+    }
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    /* an unknown kind is refused */
+    ck_assert_ptr_null(cio_queue_new(loop, 0, (cio_queue_kind)7));
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* More LIFO and priority orders, with puts and gets interleaved; the
+ * default priority order is by .i (negative numbers too). */
+START_TEST(test_lifo_and_priority_order)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q;
+    cio_value v;
+    static const int in[] = { 5, -1, 4, 2, 3, 0, -7 };
+    size_t i;
+
+    q = cio_queue_new(loop, 0, CIO_QUEUE_PRIORITY);
+    for (i = 0; i < sizeof in / sizeof in[0]; i++)
+        ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(in[i])), 0);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    trace_addf(&tr, "%ld", (long)v.i);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(-3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(10)), 0);
+    drain_ints(q, "|");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    q = cio_queue_new(loop, 3, CIO_QUEUE_LIFO);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(1)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(2)), 0);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    trace_addf(&tr, "lifo: %ld", (long)v.i);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(4)), 0);
+    ck_assert(cio_queue_full(q));
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(5)), CIO_EFULL);
+    drain_ints(q, "|");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    ck_assert_str_eq(tr.buf, "-7 | -3 -1 0 2 3 4 5 10 lifo: 2 | 4 3 1");
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* Priority ties come out in put order. */
+typedef struct job {
+    int prio;
+    const char *name;
+} job;
+
+static int by_prio(cio_value a, cio_value b)
+{
+    const job *x = a.p, *y = b.p;
+
+    return (x->prio > y->prio) - (x->prio < y->prio);
+}
+
+START_TEST(test_priority_ties_in_put_order)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    static job jobs[] = {
+        { 1, "a" }, { 0, "b" }, { 1, "c" }, { 0, "d" }, { 2, "e" },
+        { 1, "f" }, { 0, "g" }, { 2, "h" }, { 1, "i" }, { 0, "j" },
+    };
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_PRIORITY);
+    cio_value v;
+    size_t i;
+
+    cio_queue_set_compare(q, by_prio);
+    for (i = 0; i < sizeof jobs / sizeof jobs[0]; i++)
+        ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[i])), 0);
+    while (cio_queue_get_nowait(q, &v) == 0)
+        trace_add(&tr, ((const job *)v.p)->name);
+    ck_assert_str_eq(tr.buf, "b d g j a c f i e h");
+
+    /* ties stay in put order across interleaved puts and gets */
+    memset(&tr, 0, sizeof tr);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[0])), 0);   /* 1 a */
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[2])), 0);   /* 1 c */
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[1])), 0);   /* 0 b */
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    trace_add(&tr, ((const job *)v.p)->name);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[5])), 0);   /* 1 f */
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(&jobs[3])), 0);   /* 0 d */
+    while (cio_queue_get_nowait(q, &v) == 0)
+        trace_add(&tr, ((const job *)v.p)->name);
+    ck_assert_str_eq(tr.buf, "b d a c f");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Q2: put_nowait on a full queue, get_nowait on an empty one
+ * ------------------------------------------------------------------------ */
+
+START_TEST(test_Q2_nowait_full_and_empty)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_value v;
+
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq(cio_queue_maxsize(q), 1);
+    ck_assert(cio_queue_empty(q));
+    ck_assert(!cio_queue_full(q));
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), CIO_EEMPTY);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(7)), 0);
+    ck_assert(cio_queue_full(q));
+    ck_assert(!cio_queue_empty(q));
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(8)), CIO_EFULL);
+    ck_assert_uint_eq(cio_queue_qsize(q), 1);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_int_eq(v.i, 7);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), CIO_EEMPTY);
+    ck_assert(cio_queue_empty(q));
+    ck_assert_uint_eq(cio_queue_qsize(q), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Q4: get() blocks; getters are served FIFO
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(q4_main, cio_queue *q; cio_future *t[2]; int i;)
+{
+    CIO_BEGIN();
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g1");
+    self->t[1] = CIO_START(loop, getter, .q = self->q, .name = "g2");
+    YIELD_N(3);
+    ck_assert(!cio_future_done(self->t[0]));
+    ck_assert(!cio_future_done(self->t[1]));
+    trace_add(&tr, "put");
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("y")), 0);
+    CIO_AWAIT(cio_gather(loop, 2, self->t));
+    ck_assert(cio_queue_empty(self->q));
+    CIO_END();
+}
+
+START_TEST(test_Q4_blocking_get_fifo_getters)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, q4_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "put g1=x g2=y");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* A getter takes its item when it runs: of a priority queue, the smallest
+ * there is then (asyncio's getter calls get_nowait once woken). */
+CIO_ASYNC(prio_getter_main, cio_queue *q; cio_future *g; int i;)
+{
+    CIO_BEGIN();
+    self->g = CIO_START(loop, int_getter, .q = self->q, .name = "g");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, cio_int(1)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, cio_int(2)), 0);
+    CIO_AWAIT(self->g);
+    drain_ints(self->q, "left:");
+    CIO_END();
+}
+
+START_TEST(test_priority_getter_takes_smallest_when_it_runs)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_PRIORITY);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, prio_getter_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "g=1 left: 2 3");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Q6: task_done and join
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(q6_worker, cio_queue *q; int n; ptrdiff_t item;)
+{
+    CIO_BEGIN();
+    for (self->n = 0; self->n < 3; self->n++) {
+        CIO_AWAIT(cio_queue_get(self->q));
+        self->item = CIO_RESULT.i;
+        CIO_YIELD();                        /* "processing" */
+        trace_addf(&tr, "done%ld", (long)self->item);
+        ck_assert_int_eq(cio_queue_task_done(self->q), 0);
+    }
+    CIO_END();
+}
+
+CIO_ASYNC(q6_main, cio_queue *q; cio_future *w; cio_future *j; cio_queue *fresh;
+          unsigned long it; int i;)
+{
+    CIO_BEGIN();
+    /* join() on a fresh queue is done at once */
+    self->j = cio_queue_join(self->fresh);
+    ck_assert_ptr_nonnull(self->j);
+    ck_assert(cio_future_done(self->j));
+    self->it = cio_loop_iteration(loop);
+    CIO_AWAIT(self->j);
+    ck_assert_uint_eq(cio_loop_iteration(loop), self->it);
+
+    for (self->i = 0; self->i < 3; self->i++)
+        ck_assert_int_eq(cio_queue_put_nowait(self->q, cio_int(self->i)), 0);
+    self->w = CIO_START(loop, q6_worker, .q = self->q);
+    CIO_AWAIT(cio_queue_join(self->q));
+    trace_add(&tr, "joined");
+    ck_assert(cio_future_done(self->w));
+    CIO_AWAIT(self->w);
+    /* all done: join is done at once again */
+    self->j = cio_queue_join(self->q);
+    ck_assert(cio_future_done(self->j));
+    cio_future_unref(self->j);
+    CIO_END();
+}
+
+START_TEST(test_Q6_task_done_and_join)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_queue *fresh = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, q6_main, .q = q, .fresh = fresh), 0);
+    ck_assert_str_eq(tr.buf, "done0 done1 done2 joined");
+    /* an extra task_done() */
+    ck_assert_int_eq(cio_queue_task_done(q), CIO_EOVERFLOW);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    ck_assert_int_eq(cio_queue_free(fresh), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+START_TEST(test_Q6_task_done_underflow)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_future *j;
+    cio_value v;
+
+    ck_assert_int_eq(cio_queue_task_done(q), CIO_EOVERFLOW);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(1)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(2)), 0);
+    j = cio_queue_join(q);
+    ck_assert(!cio_future_done(j));
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), CIO_EOVERFLOW);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, j, NULL), 0);
+    /* the refused task_done changed nothing: a new item is unfinished */
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    j = cio_queue_join(q);
+    ck_assert(!cio_future_done(j));
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, j, NULL), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * maxsize: a putter waits while the queue is full; putters are FIFO
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(backpressure_main, cio_queue *q; cio_future *t[2]; int i;)
+{
+    CIO_BEGIN();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("0")), 0);
+    self->t[0] = CIO_START(loop, putter, .q = self->q, .name = "p1", .item = str("a"));
+    self->t[1] = CIO_START(loop, putter, .q = self->q, .name = "p2", .item = str("b"));
+    YIELD_N(3);
+    ck_assert(!cio_future_done(self->t[0]));
+    ck_assert(!cio_future_done(self->t[1]));
+    ck_assert_uint_eq(cio_queue_qsize(self->q), 1);
+    trace_get_nowait(self->q, "get");
+    YIELD_N(3);
+    ck_assert(!cio_future_done(self->t[1]));
+    ck_assert(cio_queue_full(self->q));
+    trace_get_nowait(self->q, "get");
+    YIELD_N(3);
+    trace_get_nowait(self->q, "get");
+    trace_get_nowait(self->q, "get");
+    CIO_AWAIT(cio_gather(loop, 2, self->t));
+    CIO_END();
+}
+
+START_TEST(test_maxsize_backpressure_fifo_putters)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, backpressure_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "get=0 p1-put=ok get=a p2-put=ok get=b get-CIO_EEMPTY");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* put() on a queue with room completes without yielding; get() on a queue
+ * with items too. */
+CIO_ASYNC(no_yield_main, cio_queue *q; unsigned long it;)
+{
+    CIO_BEGIN();
+    self->it = cio_loop_iteration(loop);
+    CIO_AWAIT(cio_queue_put(self->q, cio_int(1)));
+    CIO_AWAIT(cio_queue_put(self->q, cio_int(2)));
+    CIO_AWAIT(cio_queue_get(self->q));
+    ck_assert_int_eq(CIO_RESULT.i, 1);
+    CIO_AWAIT(cio_queue_get(self->q));
+    ck_assert_int_eq(CIO_RESULT.i, 2);
+    ck_assert_uint_eq(cio_loop_iteration(loop), self->it);
+    CIO_END();
+}
+
+START_TEST(test_put_and_get_without_waiting_do_not_yield)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 2, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, no_yield_main, .q = q), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Cancellation: a getter cancelled while waiting loses nothing
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(getter_cancel_waiting_main, cio_queue *q; cio_future *t[2]; int i;)
+{
+    CIO_BEGIN();
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g1");
+    self->t[1] = CIO_START(loop, getter, .q = self->q, .name = "g2");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    YIELD_N(2);
+    trace_add(&tr, "put");
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT(self->t[1]);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    CIO_END();
+}
+
+START_TEST(test_getter_cancelled_while_waiting_loses_nothing)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, getter_cancel_waiting_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "g1-CIO_ECANCELLED put g2=x qsize=0");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* A getter woken by a put but cancelled before it runs leaves the item for
+ * the next getter: no loss, no duplicate, order kept (asyncio's
+ * test_get_cancelled_race). */
+CIO_ASYNC(getter_woken_cancel_main, cio_queue *q; cio_future *t[2]; int i;)
+{
+    CIO_BEGIN();
+    /* two items for two getters; the first getter is cancelled */
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g1");
+    self->t[1] = CIO_START(loop, getter, .q = self->q, .name = "g2");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("y")), 0);
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    trace_add(&tr, "put-x-y-cancel");
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT(self->t[1]);
+    YIELD_N(2);
+    trace_get_nowait(self->q, "left");
+    trace_get_nowait(self->q, "left");
+
+    /* one item; the woken getter is cancelled: the next one gets it */
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g3");
+    self->t[1] = CIO_START(loop, getter, .q = self->q, .name = "g4");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("z")), 0);
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    trace_add(&tr, "put-z-cancel");
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT(self->t[1]);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+
+    /* one item, one getter, cancelled: the item stays */
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g5");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("w")), 0);
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    YIELD_N(2);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    trace_get_nowait(self->q, "left");
+    CIO_END();
+}
+
+START_TEST(test_getter_woken_then_cancelled_leaves_item)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, getter_woken_cancel_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "put-x-y-cancel g1-CIO_ECANCELLED g2=x left=y "
+                             "left-CIO_EEMPTY put-z-cancel g3-CIO_ECANCELLED g4=z qsize=0 "
+                             "g5-CIO_ECANCELLED qsize=1 left=w");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* Putters: one cancelled while waiting, and one woken by a get but
+ * cancelled before it runs: neither item is put; the next putter's is. */
+CIO_ASYNC(putter_cancel_main, cio_queue *q; cio_future *t[3]; int i;)
+{
+    CIO_BEGIN();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("0")), 0);
+    self->t[0] = CIO_START(loop, putter, .q = self->q, .name = "p1", .item = str("a"));
+    self->t[1] = CIO_START(loop, putter, .q = self->q, .name = "p2", .item = str("b"));
+    self->t[2] = CIO_START(loop, putter, .q = self->q, .name = "p3", .item = str("c"));
+    YIELD_N(2);
+    /* p1 cancelled while waiting */
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    YIELD_N(2);
+    ck_assert_uint_eq(cio_queue_qsize(self->q), 1);
+    /* a get wakes p2, which is cancelled before it runs */
+    trace_get_nowait(self->q, "get");
+    ck_assert_int_eq(cio_future_cancel(self->t[1], NULL), 1);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT_TRY(self->t[1]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT(self->t[2]);
+    trace_get_nowait(self->q, "get");
+    trace_get_nowait(self->q, "get");
+
+    /* a lone woken putter cancelled: its place is not kept */
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("1")), 0);
+    self->t[0] = CIO_START(loop, putter, .q = self->q, .name = "p4", .item = str("d"));
+    YIELD_N(2);
+    trace_get_nowait(self->q, "get");
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    YIELD_N(2);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("2")), 0);
+    trace_get_nowait(self->q, "get");
+    CIO_END();
+}
+
+START_TEST(test_putter_cancelled_puts_nothing)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, putter_cancel_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "p1-put=CIO_ECANCELLED get=0 p2-put=CIO_ECANCELLED "
+                             "p3-put=ok get=c get-CIO_EEMPTY get=1 "
+                             "p4-put=CIO_ECANCELLED qsize=0 get=2");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * shutdown (asyncio 3.13)
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(shutdown_main, cio_queue *q; cio_queue *q2; cio_future *p; cio_future *g;
+          cio_future *j; int i;)
+{
+    CIO_BEGIN();
+    /* q: full with 1, 2 and a putter of 3 waiting; q2: empty, a getter waits */
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("1")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("2")), 0);
+    self->p = CIO_START(loop, putter, .q = self->q, .name = "p", .item = str("3"));
+    self->g = CIO_START(loop, getter, .q = self->q2, .name = "g");
+    YIELD_N(2);
+    self->j = cio_queue_join(self->q);
+    trace_add(&tr, "shutdown");
+    cio_queue_shutdown(self->q, 0);
+    cio_queue_shutdown(self->q2, 0);
+    CIO_AWAIT_TRY(self->p);
+    ck_assert_int_eq(CIO_ERROR, CIO_ESHUTDOWN);
+    CIO_AWAIT_TRY(self->g);
+    ck_assert_int_eq(CIO_ERROR, CIO_ESHUTDOWN);
+    /* puts fail */
+    trace_addf(&tr, "put_nowait=%s", ename(cio_queue_put_nowait(self->q, str("4"))));
+    CIO_AWAIT_TRY(cio_queue_put(self->q, str("5")));
+    trace_addf(&tr, "put=%s", ename(CIO_ERROR));
+    /* gets drain what is left, then fail */
+    trace_get_nowait(self->q, "get");
+    CIO_AWAIT(cio_queue_get(self->q));
+    trace_addf(&tr, "get=%s", (const char *)CIO_RESULT.p);
+    trace_get_nowait(self->q, "get");
+    CIO_AWAIT_TRY(cio_queue_get(self->q));
+    trace_addf(&tr, "get=%s", ename(CIO_ERROR));
+    /* join still counts the items got without task_done */
+    ck_assert(!cio_future_done(self->j));
+    ck_assert_int_eq(cio_queue_task_done(self->q), 0);
+    ck_assert_int_eq(cio_queue_task_done(self->q), 0);
+    CIO_AWAIT(self->j);
+    trace_add(&tr, "joined");
+    /* shutting down twice is harmless */
+    cio_queue_shutdown(self->q, 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("6")), CIO_ESHUTDOWN);
+    CIO_END();
+}
+
+START_TEST(test_shutdown_puts_fail_gets_drain)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 2, CIO_QUEUE_FIFO);
+    cio_queue *q2 = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, shutdown_main, .q = q, .q2 = q2), 0);
+    ck_assert_str_eq(tr.buf, "shutdown p-put=CIO_ESHUTDOWN g-CIO_ESHUTDOWN "
+                             "put_nowait=CIO_ESHUTDOWN put=CIO_ESHUTDOWN get=1 get=2 "
+                             "get-CIO_ESHUTDOWN get=CIO_ESHUTDOWN joined");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    ck_assert_int_eq(cio_queue_free(q2), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+CIO_ASYNC(shutdown_immediate_main, cio_queue *q; cio_queue *q2; cio_future *g;
+          cio_future *j; int i;)
+{
+    CIO_BEGIN();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("1")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("2")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("3")), 0);
+    trace_get_nowait(self->q, "get");         /* got, not task_done yet */
+    self->g = CIO_START(loop, getter, .q = self->q2, .name = "g");
+    YIELD_N(2);
+    self->j = cio_queue_join(self->q);
+    trace_add(&tr, "shutdown");
+    cio_queue_shutdown(self->q, 1);
+    cio_queue_shutdown(self->q2, 1);
+    /* the items left are dropped */
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    trace_get_nowait(self->q, "get");
+    CIO_AWAIT_TRY(self->g);
+    ck_assert_int_eq(CIO_ERROR, CIO_ESHUTDOWN);
+    /* dropped items count as done; the one got earlier does not */
+    YIELD_N(2);
+    ck_assert(!cio_future_done(self->j));
+    ck_assert_int_eq(cio_queue_task_done(self->q), 0);
+    CIO_AWAIT(self->j);
+    trace_add(&tr, "joined");
+    ck_assert_int_eq(cio_queue_task_done(self->q), CIO_EOVERFLOW);
+    CIO_END();
+}
+
+START_TEST(test_shutdown_immediate_drops_items)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_queue *q2 = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, shutdown_immediate_main, .q = q, .q2 = q2), 0);
+    ck_assert_str_eq(tr.buf, "get=1 shutdown qsize=0 get-CIO_ESHUTDOWN g-CIO_ESHUTDOWN "
+                             "joined");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    ck_assert_int_eq(cio_queue_free(q2), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* Immediate shutdown of a full queue with a putter waiting: the putter
+ * fails, the items go. */
+CIO_ASYNC(shutdown_full_main, cio_queue *q; cio_future *p; int i;)
+{
+    CIO_BEGIN();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("1")), 0);
+    self->p = CIO_START(loop, putter, .q = self->q, .name = "p", .item = str("2"));
+    YIELD_N(2);
+    cio_queue_shutdown(self->q, 1);
+    CIO_AWAIT_TRY(self->p);
+    ck_assert_int_eq(CIO_ERROR, CIO_ESHUTDOWN);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    CIO_AWAIT(cio_queue_join(self->q));
+    trace_add(&tr, "joined");
+    CIO_END();
+}
+
+START_TEST(test_shutdown_immediate_fails_waiting_putter)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, shutdown_full_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "p-put=CIO_ESHUTDOWN qsize=0 joined");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* A getter woken by a put, then the queue is shut down before it runs:
+ * plain shutdown lets it take the item; immediate drops the item and the
+ * getter fails (asyncio 3.13's get() re-checks after waking). */
+CIO_ASYNC(shutdown_woken_main, cio_queue *q; cio_queue *q2; cio_future *g; cio_future *j; int i;)
+{
+    CIO_BEGIN();
+    self->g = CIO_START(loop, getter, .q = self->q, .name = "g1");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    cio_queue_shutdown(self->q, 0);
+    CIO_AWAIT(self->g);
+
+    self->g = CIO_START(loop, getter, .q = self->q2, .name = "g2");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q2, str("y")), 0);
+    cio_queue_shutdown(self->q2, 1);
+    CIO_AWAIT_TRY(self->g);                 /* g2 traces its outcome */
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q2));
+    self->j = cio_queue_join(self->q2);
+    YIELD_N(2);
+    trace_addf(&tr, "joined=%d", cio_future_done(self->j) != 0);
+    if (!cio_future_done(self->j))
+        cio_queue_task_done(self->q2);      /* let it end */
+    CIO_AWAIT(self->j);
+    CIO_END();
+}
+
+START_TEST(test_shutdown_with_a_woken_getter)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_queue *q2 = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, shutdown_woken_main, .q = q, .q2 = q2), 0);
+    ck_assert_str_eq(tr.buf, "g1=x g2-CIO_ESHUTDOWN qsize=0 joined=1");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    ck_assert_int_eq(cio_queue_free(q2), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Freeing a queue that tasks wait on: CIO_EBUSY; with items left: 0
+ * ------------------------------------------------------------------------ */
+
+CIO_ASYNC(free_busy_main, cio_queue *q; cio_queue *full; cio_future *g; cio_future *p;
+          int i;)
+{
+    CIO_BEGIN();
+    self->g = CIO_START(loop, getter, .q = self->q, .name = "g");
+    ck_assert_int_eq(cio_queue_put_nowait(self->full, str("1")), 0);
+    self->p = CIO_START(loop, putter, .q = self->full, .name = "p", .item = str("2"));
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_free(self->q), CIO_EBUSY);
+    ck_assert_int_eq(cio_queue_free(self->full), CIO_EBUSY);
+    trace_add(&tr, "busy");
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    trace_get_nowait(self->full, "get");
+    CIO_AWAIT(self->g);
+    CIO_AWAIT(self->p);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->full));
+    CIO_END();
+}
+
+START_TEST(test_free_with_waiters_is_busy)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_queue *full = cio_queue_new(loop, 1, CIO_QUEUE_LIFO);
+    char *heap_item;
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, free_busy_main, .q = q, .full = full), 0);
+    ck_assert_str_eq(tr.buf, "busy get=1 g=x p-put=ok qsize=1");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    ck_assert_int_eq(cio_queue_free(full), 0);      /* with an item left */
+
+    /* items left in an unbounded queue go with it (the queue does not own
+     * what they point to) */
+    q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    heap_item = malloc(8);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_ptr(heap_item)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    free(heap_item);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Caller storage: cio_queue_new_in with CIO_QUEUE_SIZE(maxsize)
+ * ------------------------------------------------------------------------ */
+
+static unsigned long alloc_count;
+
+static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)ctx;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    alloc_count++;
+    return realloc(ptr, new_size);
+}
+
+#define STORAGE(n) union { void *p; double d; long long ll; unsigned char b[n]; }
+
+CIO_ASYNC(storage_main, cio_queue *q; cio_future *p; int i;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < 4; self->i++)
+        CIO_AWAIT(cio_queue_put(self->q, cio_int(self->i)));
+    self->p = CIO_START(loop, putter, .q = self->q, .name = "p", .item = cio_int(4));
+    YIELD_N(2);
+    ck_assert(!cio_future_done(self->p));
+    for (self->i = 0; self->i < 5; self->i++) {
+        CIO_AWAIT(cio_queue_get(self->q));
+        trace_addf(&tr, "%ld", (long)CIO_RESULT.i);
+        CIO_YIELD();
+    }
+    CIO_AWAIT(self->p);
+    CIO_END();
+}
+
+START_TEST(test_queue_in_caller_storage)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    STORAGE(CIO_QUEUE_SIZE(4)) st;
+    STORAGE(CIO_QUEUE_SIZE(3)) st3;
+    cio_queue *q;
+    cio_value v;
+    unsigned long before;
+    int i;
+
+    /* refused: too small, no storage, unbounded (cannot grow there) */
+    ck_assert_ptr_null(cio_queue_new_in(loop, 4, CIO_QUEUE_FIFO, st.b, 1));
+    ck_assert_ptr_null(cio_queue_new_in(loop, 4, CIO_QUEUE_FIFO, NULL, sizeof st.b));
+    ck_assert_ptr_null(cio_queue_new_in(loop, 0, CIO_QUEUE_FIFO, st.b, sizeof st.b));
+
+    cio_set_allocator(counting_realloc, NULL);
+    before = alloc_count;
+    q = cio_queue_new_in(loop, 4, CIO_QUEUE_FIFO, st.b, sizeof st.b);
+    ck_assert_uint_eq(alloc_count, before);
+    cio_set_allocator(NULL, NULL);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_uint_eq(cio_queue_maxsize(q), 4);
+    ck_assert_int_eq(RUN_TASK(loop, NULL, storage_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "0 p-put=ok 1 2 3 4");
+    for (i = 0; i < 4; i++)
+        ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(i)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(9)), CIO_EFULL);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    /* a priority queue in caller storage */
+    q = cio_queue_new_in(loop, 3, CIO_QUEUE_PRIORITY, st3.b, sizeof st3.b);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(3)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(1)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(2)), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, cio_int(0)), CIO_EFULL);
+    for (i = 1; i <= 3; i++) {
+        ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+        ck_assert_int_eq(v.i, i);
+    }
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static Suite *queue_suite(void)
+{
+    Suite *s = suite_create("queue");
+    TCase *tc = tcase_create("queue");
+
+    tcase_set_timeout(tc, 10);
+    tcase_add_checked_fixture(tc, reset_trace, NULL);
+    tcase_add_test(tc, test_Q1_queue_order);
+    tcase_add_test(tc, test_lifo_and_priority_order);
+    tcase_add_test(tc, test_priority_ties_in_put_order);
+    tcase_add_test(tc, test_Q2_nowait_full_and_empty);
+    tcase_add_test(tc, test_Q4_blocking_get_fifo_getters);
+    tcase_add_test(tc, test_priority_getter_takes_smallest_when_it_runs);
+    tcase_add_test(tc, test_Q6_task_done_and_join);
+    tcase_add_test(tc, test_Q6_task_done_underflow);
+    tcase_add_test(tc, test_maxsize_backpressure_fifo_putters);
+    tcase_add_test(tc, test_put_and_get_without_waiting_do_not_yield);
+    tcase_add_test(tc, test_getter_cancelled_while_waiting_loses_nothing);
+    tcase_add_test(tc, test_getter_woken_then_cancelled_leaves_item);
+    tcase_add_test(tc, test_putter_cancelled_puts_nothing);
+    tcase_add_test(tc, test_shutdown_puts_fail_gets_drain);
+    tcase_add_test(tc, test_shutdown_immediate_drops_items);
+    tcase_add_test(tc, test_shutdown_immediate_fails_waiting_putter);
+    tcase_add_test(tc, test_shutdown_with_a_woken_getter);
+    tcase_add_test(tc, test_free_with_waiters_is_busy);
+    tcase_add_test(tc, test_queue_in_caller_storage);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(queue_suite());
+}
