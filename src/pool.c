@@ -66,6 +66,7 @@ void *cio__pool_alloc(cio_loop *loop, size_t size)
         s = HEAP_ALLOC(bytes);
         if (s == NULL)
             return NULL;
+        cio__alloc_prefault(s, bytes);  /* it will be used whole */
         s->next = p->slabs;
         s->size = bytes;
         p->slabs = s;
