@@ -13,6 +13,8 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* An allocator: allocate (ptr NULL), free (new_size 0, returns NULL) or
+ * resize; NULL when it cannot allocate. */
 typedef void *(*cio_realloc_fn)(void *ctx, void *ptr, size_t old_size, size_t new_size);
 
 /* Route every cio allocation through fn (NULL restores malloc/free). Set it

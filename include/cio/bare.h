@@ -53,9 +53,9 @@ CIO_API int cio_bare_woken(const cio_loop *loop);
  * Lives in the application's storage; its fields are private. */
 typedef struct cio_bare_wakeup {
     volatile int pending;             /* set by send, cleared by the loop */
-    cio_loop *loop;
-    cio_callback_fn fn;
-    void *arg;
+    cio_loop *loop;                   /* the loop it wakes */
+    cio_callback_fn fn;               /* what the loop runs */
+    void *arg;                        /* fn's argument */
     struct cio_bare_wakeup *next;     /* the loop's list of wake-ups */
 } cio_bare_wakeup;
 

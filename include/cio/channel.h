@@ -16,6 +16,7 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* A channel (Go's chan T). */
 typedef struct cio_chan cio_chan;
 
 /* Bytes of caller storage for a channel (cio_chan_new_in). */
@@ -29,7 +30,8 @@ CIO_API cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem_size, size_t capac
 /* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_chan_free(cio_chan *c);
 
-/* Send the element at `elem` (copied when it is taken or buffered). */
+/* Send the element at `elem` (copied when it is taken or buffered). Fails
+ * with CIO_ECLOSED if the channel is (or gets) closed first. */
 CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
 /* Receive into `dst`; result 1. Fails with CIO_ECLOSED once closed and
  * drained. */
@@ -50,11 +52,13 @@ CIO_API size_t cio_chan_cap(const cio_chan *c);
 
 /* ---- select ---- */
 
+/* What a select case does: receive or send. */
 typedef enum cio_select_op { CIO_SELECT_RECV = 0, CIO_SELECT_SEND = 1 } cio_select_op;
 
+/* One case of cio_select. */
 typedef struct cio_select_case {
     cio_chan *chan;     /* NULL: never ready */
-    cio_select_op op;
+    cio_select_op op;   /* CIO_SELECT_RECV or CIO_SELECT_SEND */
     void *buf;          /* recv: where the element goes; send: the element */
     int ok;             /* set by select for the chosen recv: 1 a value, 0 closed */
 } cio_select_case;

@@ -15,6 +15,8 @@
 #  define CIO_API
 #endif
 
+/* CIO_EXTERN_C_BEGIN / CIO_EXTERN_C_END wrap every header's declarations:
+ * extern "C" in C++, nothing in C. */
 #ifdef __cplusplus
 #  define CIO_EXTERN_C_BEGIN extern "C" {
 #  define CIO_EXTERN_C_END }
@@ -25,7 +27,7 @@
 
 CIO_EXTERN_C_BEGIN
 
-/* A cio_value from an integer / a pointer: cio_queue_put(q, cio_int(5)). */
+/* A cio_value from an integer: cio_queue_put(q, cio_int(5)). */
 static inline cio_value cio_int(ptrdiff_t i)
 {
     cio_value v;
@@ -35,6 +37,7 @@ static inline cio_value cio_int(ptrdiff_t i)
     return v;
 }
 
+/* A cio_value from a pointer: cio_queue_put(q, cio_ptr(job)). */
 static inline cio_value cio_ptr(void *p)
 {
     cio_value v;

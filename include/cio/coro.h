@@ -24,8 +24,8 @@
  *  5. A finally section runs synchronously: it cannot suspend. A suspension
  *     point reached inside it ends the coroutine with CIO_CORO_EINVALSTATE.
  *  6. Bodies are C, not C++: resuming jumps over initialisations.
- *  8. Error codes are negative and fit in a short (cio's and errno's do).
  *  7. A body has at most one CIO_CORO_FINALLY, at its top level.
+ *  8. Error codes are negative and fit in a short (cio's and errno's do).
  *
  * Protocol: a coroutine function returns CIO_CORO_PENDING when it suspended
  * (frame->wait_on says on what, NULL for a plain yield) and CIO_CORO_DONE when
@@ -43,8 +43,8 @@ extern "C" {
 
 /* A result: an integer or a pointer, read back without casts (.i or .p). */
 typedef union cio_value {
-    ptrdiff_t i;
-    void *p;
+    ptrdiff_t i;    /* an integer result */
+    void *p;        /* a pointer result */
 } cio_value;
 
 /* Backend selection: define CIO_CORO_SWITCH or CIO_CORO_LABELS to choose. */
@@ -70,6 +70,8 @@ typedef struct cio_coro {
     unsigned short flags; /* CIO_CORO_F_* */
 } cio_coro;
 
+/* What a coroutine function returns: it finished (DONE) or suspended
+ * (PENDING). */
 enum { CIO_CORO_DONE = 0, CIO_CORO_PENDING = 1 };
 
 #define CIO_CORO_F_FINISHING 1u /* returning or raising: err/result are final */

@@ -11,7 +11,8 @@
 
 CIO_EXTERN_C_BEGIN
 
-/* X(name, value, message) */
+/* The table of cio's codes, X(name, value, message) per code: CIO_E<name>
+ * is the enumerator, message what cio_strerror returns. */
 #define CIO_ERRNO_MAP(X)                                                          \
     X(CANCELLED,  -4001, "operation cancelled")                                 \
     X(TIMEDOUT,   -4002, "operation timed out")                                 \
@@ -34,11 +35,12 @@ CIO_EXTERN_C_BEGIN
     X(BROKEN,     -4019, "broken: a waiter left or the object was reset")     \
     X(OVERFLOW,   -4020, "released or counted too many times")
 
+/* cio's error codes (negative; 0 is success). */
 enum cio_error {
 #define CIO__ERR_ENUM(name, value, msg) CIO_E##name = (value),
     CIO_ERRNO_MAP(CIO__ERR_ENUM)
 #undef CIO__ERR_ENUM
-    CIO_ERR_FIRST = -4001
+    CIO_ERR_FIRST = -4001   /* the first (highest) of cio's codes */
 };
 
 /* The message for err: cio's codes, negated errno values, or "unknown error". */

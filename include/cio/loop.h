@@ -29,6 +29,7 @@ typedef struct cio_exception_context {
     double seconds;        /* debug mode's slow callback: how long it ran */
 } cio_exception_context;
 
+/* An exception handler: told about errors nobody else will see. */
 typedef void (*cio_exception_handler_fn)(cio_loop *loop,
                                          const cio_exception_context *ctx,
                                          void *arg);
@@ -59,13 +60,13 @@ CIO_API int cio_loop_close(cio_loop *loop);
 /* Run until f is done (taking the caller's reference to f); return f's error
  * (0 on success) and store its result in *result (may be NULL). A future that
  * is done already costs exactly one iteration. CIO_ESTOPPED if the loop was
- * stopped first, CIO_EWRONGLOOP if f belongs to another loop, CIO_ENOMEM for
+ * stopped first, CIO_EBUSY if a loop runs already, CIO_ECLOSED after close, CIO_EWRONGLOOP if f belongs to another loop, CIO_ENOMEM for
  * a NULL f. The future stays referenced by the loop until the next run or
  * cio_loop_free, so a pointer result into it (a gather's) stays valid. */
 CIO_API int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result);
 
 /* Run until cio_loop_stop. CIO_EBUSY if this loop, or another one on this
- * thread, is already running. */
+ * thread, is already running; CIO_ECLOSED after close. */
 CIO_API int cio_loop_run_forever(cio_loop *loop);
 
 /* Stop after the current iteration (before the next one if not running). */
@@ -91,7 +92,9 @@ CIO_API void cio_loop_set_debug(cio_loop *loop, double slow);
 CIO_API unsigned long cio_loop_iteration(const cio_loop *loop);
 
 /* Schedule cb(loop, arg) for the next iteration, FIFO. If handle is not
- * NULL it receives a reference to a cancellable handle (cio_handle_unref). */
+ * NULL it receives a reference to a cancellable handle (cio_handle_unref).
+ * 0, CIO_EINVAL (cb NULL), CIO_ECLOSED, CIO_ENOMEM; the same for
+ * call_later and call_at (and CIO_EINVAL for a NaN time). */
 CIO_API int cio_loop_call_soon(cio_loop *loop, cio_callback_fn cb, void *arg,
                                cio_handle **handle);
 

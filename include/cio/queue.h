@@ -17,8 +17,10 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* A queue (asyncio.Queue and its kinds). */
 typedef struct cio_queue cio_queue;
 
+/* Which order items come out in. */
 typedef enum cio_queue_kind {
     CIO_QUEUE_FIFO = 0,       /* asyncio.Queue */
     CIO_QUEUE_LIFO = 1,       /* asyncio.LifoQueue */
@@ -65,8 +67,11 @@ CIO_API cio_future *cio_queue_join(cio_queue *q);
  * too. */
 CIO_API void cio_queue_shutdown(cio_queue *q, int immediate);
 
+/* Items in the queue now. */
 CIO_API size_t cio_queue_qsize(const cio_queue *q);
+/* The maxsize it was made with (0: unbounded). */
 CIO_API size_t cio_queue_maxsize(const cio_queue *q);
+/* Nonzero if it holds no item. */
 CIO_API int cio_queue_empty(const cio_queue *q);
 /* Nonzero if a put would wait (never for an unbounded queue). */
 CIO_API int cio_queue_full(const cio_queue *q);

@@ -33,7 +33,9 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* A buffered stream over a socket (asyncio's StreamReader + StreamWriter). */
 typedef struct cio_stream cio_stream;
+/* A listening server (asyncio.Server). */
 typedef struct cio_server cio_server;
 
 /* asyncio's default limit: 64 KiB. */
@@ -67,7 +69,7 @@ CIO_API int cio_stream_feed_eof(cio_stream *s);
 
 /* Fail the stream with err (< 0): the pending read and every later one
  * fail with it (asyncio's set_exception). */
-CIO_API int cio_stream_set_error(cio_stream *s, int err);
+CIO_API int cio_stream_set_error(cio_stream *s, int err); /* 0 or CIO_EINVAL */
 
 /* ---- reading ---- */
 
@@ -150,6 +152,7 @@ CIO_API int cio_stream_error(const cio_stream *s);
  * without closing s, the server closes it. NULL: s is closed. */
 typedef cio_future *(*cio_client_fn)(cio_loop *loop, cio_stream *s, void *arg);
 
+/* Options of cio_start_server (all zero: the defaults). */
 typedef struct cio_server_options {
     int backlog;        /* listen() backlog; 0: 511 */
     int reuse_port;     /* nonzero: SO_REUSEPORT (processes share the port) */

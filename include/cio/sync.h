@@ -19,11 +19,11 @@
 
 CIO_EXTERN_C_BEGIN
 
-typedef struct cio_lock cio_lock;
-typedef struct cio_event cio_event;
-typedef struct cio_cond cio_cond;
-typedef struct cio_semaphore cio_semaphore;
-typedef struct cio_barrier cio_barrier;
+typedef struct cio_lock cio_lock;             /* asyncio.Lock */
+typedef struct cio_event cio_event;           /* asyncio.Event */
+typedef struct cio_cond cio_cond;             /* asyncio.Condition */
+typedef struct cio_semaphore cio_semaphore;   /* asyncio.(Bounded)Semaphore */
+typedef struct cio_barrier cio_barrier;       /* asyncio.Barrier */
 
 /* Upper bounds of each object's size, for caller storage. */
 #define CIO_LOCK_SIZE      (8 * sizeof(void *))
@@ -50,8 +50,11 @@ CIO_API int cio_lock_locked(const cio_lock *l);
 
 /* ---- Event ---- */
 
+/* A new event, not set; NULL if out of memory. */
 CIO_API cio_event *cio_event_new(cio_loop *loop);
+/* The same in caller storage (CIO_EVENT_SIZE bytes, pointer-aligned). */
 CIO_API cio_event *cio_event_new_in(cio_loop *loop, void *storage, size_t size);
+/* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_event_free(cio_event *e);
 /* Wait until set: done at once if set. Result 1. */
 CIO_API cio_future *cio_event_wait(cio_event *e);
@@ -59,13 +62,16 @@ CIO_API cio_future *cio_event_wait(cio_event *e);
 CIO_API void cio_event_set(cio_event *e);
 /* Clear it: later waits block again. */
 CIO_API void cio_event_clear(cio_event *e);
+/* Nonzero while set. */
 CIO_API int cio_event_is_set(const cio_event *e);
 
 /* ---- Condition ---- */
 
 /* A condition on `lock` (NULL: a lock of its own); NULL if out of memory. */
 CIO_API cio_cond *cio_cond_new(cio_loop *loop, cio_lock *lock);
+/* The same in caller storage (CIO_COND_SIZE bytes, pointer-aligned). */
 CIO_API cio_cond *cio_cond_new_in(cio_loop *loop, cio_lock *lock, void *storage, size_t size);
+/* Free it (and its own lock): 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_cond_free(cio_cond *c);
 /* Its lock (to acquire and release around waits and notifies). */
 CIO_API cio_lock *cio_cond_lock(cio_cond *c);
@@ -85,6 +91,7 @@ CIO_API int cio_cond_notify_all(cio_cond *c);
 CIO_API cio_semaphore *cio_semaphore_new(cio_loop *loop, int value, int bounded);
 CIO_API cio_semaphore *cio_semaphore_new_in(cio_loop *loop, int value, int bounded,
                                             void *storage, size_t size);
+/* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_semaphore_free(cio_semaphore *s);
 /* Take a permit: at once (no yield) when one is free and nobody waits,
  * else FIFO. Result 1. */
@@ -103,6 +110,7 @@ CIO_API int cio_semaphore_locked(const cio_semaphore *s);
 CIO_API cio_barrier *cio_barrier_new(cio_loop *loop, size_t parties);
 CIO_API cio_barrier *cio_barrier_new_in(cio_loop *loop, size_t parties, void *storage,
                                         size_t size);
+/* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_barrier_free(cio_barrier *b);
 /* Wait until `parties` tasks wait; result: this task's arrival index
  * (0 .. parties-1). Fails with CIO_EBROKEN if the barrier is broken (by
@@ -113,7 +121,9 @@ CIO_API cio_future *cio_barrier_wait(cio_barrier *b);
 CIO_API void cio_barrier_abort(cio_barrier *b);
 /* Back to the empty state; current waiters fail with CIO_EBROKEN. */
 CIO_API void cio_barrier_reset(cio_barrier *b);
+/* Tasks waiting in the current round. */
 CIO_API size_t cio_barrier_n_waiting(const cio_barrier *b);
+/* Nonzero once broken (until reset). */
 CIO_API int cio_barrier_broken(const cio_barrier *b);
 
 CIO_EXTERN_C_END

@@ -37,7 +37,7 @@ CIO_EXTERN_C_BEGIN
 typedef struct cio_task_type {
     const char *name;                          /* the function's name */
     size_t frame_size;                         /* sizeof its frame */
-    int (*step)(cio_coro *frame, cio_loop *loop);
+    int (*step)(cio_coro *frame, cio_loop *loop); /* runs the body once */
 } cio_task_type;
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -171,7 +171,8 @@ CIO_API int cio_task_uncancel(cio_future *task);
 
 /* Run async function `type` as the main task of a new loop, like
  * asyncio.run: run it to completion, then cancel and finish every task
- * left, and free the loop. Returns main's error; its result in *result. */
+ * left, and free the loop. Returns main's error (CIO_ENOMEM if no loop or
+ * task could be made); its result in *result. */
 CIO_API int cio_run(const cio_task_type *type, const void *frame, cio_value *result);
 
 /* cio_run for async function `name`: CIO_RUN(&result, main, .arg = 1). */

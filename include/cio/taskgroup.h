@@ -16,6 +16,7 @@
 
 CIO_EXTERN_C_BEGIN
 
+/* A task group (asyncio.TaskGroup). */
 typedef struct cio_taskgroup cio_taskgroup;
 
 /* A new, empty group; NULL if out of memory. */

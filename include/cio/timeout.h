@@ -27,7 +27,7 @@ CIO_EXTERN_C_BEGIN
 
 /* Storage for a scope (its layout is private). */
 typedef struct cio_timeout {
-    double opaque_[8];
+    double opaque_[8];  /* private */
 } cio_timeout;
 
 /* Open a scope in the running task with a deadline `delay` seconds from
