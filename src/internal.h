@@ -332,6 +332,8 @@ void cio__loop_run_batch(cio_loop *loop);
 /* Seconds until the loop has something to do: 0 if the ready queue is not
  * empty, -1 if nothing is scheduled at all. */
 double cio__loop_timeout(cio_loop *loop);
+/* Nonzero if a loop runs on this thread now. */
+int cio__loop_running_here(void);
 /* Report to the exception handler with a message and optional objects. */
 void cio__report(cio_loop *loop, const char *message, int err,
                  cio_handle *handle, cio_future *future);

@@ -372,6 +372,11 @@ static cio_loop *running_here;          /* no threads there */
 static __thread cio_loop *running_here;
 #endif
 
+int cio__loop_running_here(void)
+{
+    return running_here != NULL;
+}
+
 int cio_loop_run_forever(cio_loop *loop)
 {
     int err;

@@ -25,10 +25,13 @@ static void cancel_all(cio_loop *loop)
 
 int cio_run(const cio_task_type *type, const void *frame, cio_value *result)
 {
-    cio_loop *loop = cio_loop_new();
+    cio_loop *loop;
     cio_future *main;
     int err;
 
+    if (cio__loop_running_here())
+        return CIO_EBUSY;       /* asyncio: cannot be called from a running loop */
+    loop = cio_loop_new();
     if (loop == NULL)
         return CIO_ENOMEM;
     main = cio_task_new(loop, type, frame);

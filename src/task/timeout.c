@@ -3,7 +3,7 @@
  * somebody else cancelled the task too (asyncio 3.11's rule). */
 #include "internal.h"
 
-enum { OPEN = 1, EXPIRED = 2, CLOSED = 3 };
+enum { OPEN = 1, EXPIRED = 2, CLOSED = 3, CLOSED_EXPIRED = 4 };
 
 typedef struct scope {
     cio_loop *loop;
@@ -33,6 +33,15 @@ static int arm(scope *s, double when)
     cio__timer_forget(s->loop, &s->timer);
     if (when < 0 || when != when)
         return 0;
+    if (when <= cio_loop_time(s->loop)) {
+        /* already past: expire before the task's next step (asyncio's
+         * reschedule does call_soon(on_timeout)) */
+        s->timer.when = when;
+        s->timer.idx = CIO__TIMER_QUEUED;
+        s->timer.node.run = expired;
+        cio__loop_schedule(s->loop, &s->timer.node);
+        return 0;
+    }
     return cio__timer_start(s->loop, &s->timer, when, expired);
 }
 
@@ -85,7 +94,9 @@ double cio_timeout_when(const cio_timeout *t)
 
 int cio_timeout_expired(const cio_timeout *t)
 {
-    return t != NULL && ((const scope *)(const void *)t)->state == EXPIRED;
+    const scope *s = (const scope *)(const void *)t;
+
+    return t != NULL && (s->state == EXPIRED || s->state == CLOSED_EXPIRED);
 }
 
 int cio_timeout_exit(cio_timeout *t, int err)
@@ -99,7 +110,7 @@ int cio_timeout_exit(cio_timeout *t, int err)
         s->state = CLOSED;
         return err;
     }
-    s->state = CLOSED;
+    s->state = CLOSED_EXPIRED;
     if (cio_task_uncancel(&s->task->fut) <= (int)s->cancelling && err == CIO_ECANCELLED)
         return CIO_ETIMEDOUT;
     return err;
