@@ -9,6 +9,11 @@
  *
  * Prints one line: WORKLOAD n=N wall=SECONDS ns_per_op=NS maxrss_kb=KB,
  * the same as the peer programs in bench/peers/.
+ *
+ *   cio_bench sizeof       the bytes of one task as the workloads allocate
+ *                          it (cio_task_size: bookkeeping and frame, one
+ *                          allocation), one line: sizeof sleeper=B spawn=B
+ *                          frame_sleeper=B
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +168,7 @@ static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong N\n");
+    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong N | cio_bench sizeof\n");
     return 2;
 }
 
@@ -174,6 +179,11 @@ int main(int argc, char **argv)
     double t0, wall;
     int spawn = 0, pp = 0, err;
 
+    if (argc == 2 && strcmp(argv[1], "sizeof") == 0) {
+        printf("sizeof sleeper=%zu spawn=%zu frame_sleeper=%zu\n",
+               cio_task_size(&sleeper__type), cio_task_size(&spawn_child__type), sizeof(sleeper));
+        return 0;
+    }
     if (argc != 3)
         return usage();
     n = atoll(argv[2]);
