@@ -280,6 +280,7 @@ typedef struct cio__bare {
 
 struct cio_loop {
     cio__node *ready_head, *ready_tail;
+    cio__node *run_last;        /* the end of the running iteration's snapshot */
     cio__timer_queue timers;
     uint32_t timer_seq;
     unsigned long iteration;

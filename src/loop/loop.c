@@ -71,6 +71,8 @@ int cio__loop_unschedule(cio_loop *loop, cio__node *node)
             loop->ready_head = n->next;
         if (loop->ready_tail == n)
             loop->ready_tail = prev;
+        if (loop->run_last == n)        /* the running snapshot ends earlier */
+            loop->run_last = prev;
         n->next = NULL;
         return 1;
     }
@@ -224,17 +226,23 @@ void cio_loop_set_debug(cio_loop *loop, double slow)
 
 unsigned long cio__loop_run_once(cio_loop *loop)
 {
-    cio__node *last, *n;
+    cio__node *n;
     unsigned long ran = 0;
+    int last;
 
     if (cio__tq_len(&loop->timers) > 0)
         queue_due_timers(loop, cio__backend_now(loop));
-    last = loop->ready_tail;
-    while (last != NULL) {
+    /* The snapshot ends at run_last; unscheduling that node moves it back
+     * (cio__loop_unschedule), so a node taken out mid-iteration is safe. */
+    loop->run_last = loop->ready_tail;
+    while (loop->run_last != NULL) {
         n = loop->ready_head;
+        last = (n == loop->run_last);
         loop->ready_head = n->next;
         if (loop->ready_head == NULL)
             loop->ready_tail = NULL;
+        if (last)
+            loop->run_last = NULL;
         n->next = NULL;
         if (n->run != NULL) {
             if (loop->debug_slow >= 0)
@@ -243,9 +251,10 @@ unsigned long cio__loop_run_once(cio_loop *loop)
                 n->run(loop, n);
         }
         ran++;
-        if (n == last)
+        if (last)
             break;
     }
+    loop->run_last = NULL;
     loop->iteration++;
     return ran;
 }

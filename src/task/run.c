@@ -15,11 +15,20 @@ static void cancel_all(cio_loop *loop)
         return;                 /* cio_loop_free reports and frees them */
     n = cio_loop_all_tasks(loop, tasks, n);
     for (i = 0; i < n; i++) {
+        cio_future_ref(tasks[i]);       /* one for the gather, one for us */
         cio_future_ref(tasks[i]);
         cio_future_cancel(tasks[i], NULL);
     }
-    /* gather_ex answers for their errors, as asyncio's run does */
     cio_loop_run_until_complete(loop, cio_gather_ex(loop, n, tasks, 1), NULL);
+    /* as asyncio.run: a leftover that failed otherwise than cancelled is
+     * reported (the gather marked it retrieved) */
+    for (i = 0; i < n; i++) {
+        int err = cio_future_done(tasks[i]) ? cio_future_error(tasks[i]) : 0;
+
+        if (err != 0 && err != CIO_ECANCELLED)
+            cio__report(loop, "unhandled error during cio_run() shutdown", err, NULL, tasks[i]);
+        cio_future_unref(tasks[i]);
+    }
     cio_free(tasks, n * sizeof *tasks);
 }
 
