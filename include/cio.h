@@ -12,6 +12,7 @@
  *   cio/queue.h        Queue, LifoQueue, PriorityQueue
  *   cio/channel.h      Go's channels and select
  *   cio/loop.h         the event loop
+ *   cio/thread.h       run_coroutine_threadsafe, the worker pool (run_in_executor)
  *   cio/net.h          awaitable socket operations, name resolution
  *   cio/stream.h       buffered streams, connections, servers
  */
@@ -31,6 +32,7 @@
 #include "cio/queue.h"
 #include "cio/channel.h"
 #include "cio/loop.h"
+#include "cio/thread.h"
 #include "cio/net.h"
 #include "cio/stream.h"
 

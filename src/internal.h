@@ -297,6 +297,8 @@ struct cio_loop {
     void *backend;              /* the backend's state (backend.h) */
     void *net;                  /* the net layer's state (src/net), or NULL */
     void (*net_free)(cio_loop *loop);   /* releases it when the loop is freed */
+    void *threads;              /* cross-thread helpers' state (thread/threads.h), or NULL */
+    void (*threads_free)(cio_loop *loop);   /* releases it, first thing in cio_loop_free */
     char *arena, *arena_end;    /* cio_loop_new_in: the pools' free memory */
 #ifdef CIO_BACKEND_BARE
     cio__bare bare;

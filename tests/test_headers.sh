@@ -24,7 +24,7 @@ check() {   # check NAME COMMAND...
 
 for h in cio.h cio/common.h cio/error.h cio/coro.h cio/alloc.h cio/future.h \
          cio/loop.h cio/task.h cio/combinators.h cio/sync.h cio/queue.h cio/channel.h \
-         cio/net.h cio/stream.h cio/timeout.h cio/taskgroup.h cio/bare.h; do
+         cio/net.h cio/stream.h cio/timeout.h cio/taskgroup.h cio/bare.h cio/thread.h; do
     printf '#include <%s>\n#include <%s>\nint main(void) { return 0; }\n' "$h" "$h" >"$tmp/one.c"
     check "$h alone, C99" $cc -std=c99 -Wall -Wextra -Werror -I"$src/include" \
         -c "$tmp/one.c" -o "$tmp/one.o"

@@ -166,6 +166,10 @@ CIO_API int cio_loop_remove_signal_handler(cio_loop *loop, int signum);
  * call. 0, CIO_EINVAL, CIO_ENOMEM. */
 CIO_API int cio_loop_call_soon_threadsafe(cio_loop *loop, cio_callback_fn cb, void *arg);
 
+/* From any thread: stop the loop, waking it up if it is blocked (a plain
+ * cio_loop_stop from another thread may not wake it). Same returns. */
+CIO_API int cio_loop_stop_threadsafe(cio_loop *loop);
+
 /* Run fn(arg, &result) in a new thread (asyncio's to_thread): the future
  * is done with result, or fails with fn's negative return. fn must not
  * touch the loop; freeing the loop waits for the thread. NULL if out of

@@ -292,7 +292,9 @@ int cio__backend_call_threadsafe(cio_loop *loop, cio__node *node)
     else
         b->ts_head = node;
     b->ts_tail = node;
-    pthread_mutex_unlock(&b->lock);
+    /* Sent under the lock: the loop cannot take the node, run it and be
+     * freed while this thread still touches it. */
     ev_async_send(b->ev, &b->async);
+    pthread_mutex_unlock(&b->lock);
     return 0;
 }

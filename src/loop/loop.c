@@ -360,6 +360,8 @@ int cio_loop_free(cio_loop *loop)
     err = cio_loop_close(loop);
     if (err != 0)
         return err;
+    if (loop->threads_free != NULL)
+        loop->threads_free(loop);   /* thread futures, worker pool: while tasks live */
     cio_future_unref(loop->last_run);
     loop->last_run = NULL;
     cio__tasks_destroy_all(loop);
