@@ -20,6 +20,9 @@
 #include <unistd.h>
 #include "testutil.h"
 
+/* A string literal as a callback argument (-Wwrite-strings makes it const). */
+#define W(s) ((void *)(uintptr_t)(s))
+
 /* tests/test_oom_direct: linked against libcio_direct, where every pooled
  * object comes from the allocator (a failure point each). */
 #ifdef CIO_TEST_POOL_DIRECT
@@ -150,16 +153,16 @@ static int timers_scenario(cio_loop *loop)
         }                                                                     \
     } while (0)
     t0 = cio_loop_time(loop);
-    TRY(cio_loop_call_at(loop, t0 + 0.0004, note, "c", NULL));
-    TRY(cio_loop_call_at(loop, t0 + 0.0002, note, "b", NULL));
-    TRY(cio_loop_call_later(loop, -1, note, "a", NULL));
-    TRY(cio_loop_call_at(loop, t0 + 0.0005, note, "d", NULL));
-    TRY(cio_loop_call_later(loop, 0.0002, note, "X", &h));
-    TRY(cio_loop_call_soon(loop, note, "Y", &h2));
-    TRY(cio_loop_call_soon(loop, note, "0", NULL));
-    TRY(cio_loop_call_at(loop, t0 + 0.0003, note, "e", NULL));
+    TRY(cio_loop_call_at(loop, t0 + 0.0004, note, W("c"), NULL));
+    TRY(cio_loop_call_at(loop, t0 + 0.0002, note, W("b"), NULL));
+    TRY(cio_loop_call_later(loop, -1, note, W("a"), NULL));
+    TRY(cio_loop_call_at(loop, t0 + 0.0005, note, W("d"), NULL));
+    TRY(cio_loop_call_later(loop, 0.0002, note, W("X"), &h));
+    TRY(cio_loop_call_soon(loop, note, W("Y"), &h2));
+    TRY(cio_loop_call_soon(loop, note, W("0"), NULL));
+    TRY(cio_loop_call_at(loop, t0 + 0.0003, note, W("e"), NULL));
     for (i = 0; i < 200; i++)   /* enough to grow the timer heap */
-        TRY(cio_loop_call_at(loop, t0 + 0.0006 + 0.00001 * (i % 13), note, "", NULL));
+        TRY(cio_loop_call_at(loop, t0 + 0.0006 + 0.00001 * (i % 13), note, W(""), NULL));
     if (h != NULL) {
         cio_handle_cancel(h);
         cio_handle_unref(h);

@@ -67,7 +67,7 @@ typedef struct cio_select_case {
  * is the index of the chosen case. Among several ready cases one is chosen
  * uniformly at random. With `nonblocking` (Go's default case) it completes
  * at once with -1 if none is ready; with timeout >= 0 it fails with
- * CIO_ETIMEDOUT after that many seconds. A send case on a closed channel
+ * CIO_ETIMEDOUT after that many seconds (a NaN timeout: CIO_EINVAL). A send case on a closed channel
  * fails with CIO_ECLOSED. `cases` must stay valid until completion. */
 CIO_API cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n,
                                double timeout, int nonblocking);

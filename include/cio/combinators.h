@@ -36,7 +36,7 @@ CIO_API int cio_gather_result(const cio_future *g, size_t i, cio_value *out);
 CIO_API cio_future *cio_gather_child(const cio_future *g, size_t i);
 
 /* asyncio.wait_for: inner's outcome, or after `timeout` seconds (< 0: no
- * timeout, a plain await; 0: now) the inner is cancelled and, once it has
+ * timeout, a plain await; 0: now; NaN: fails with CIO_EINVAL) the inner is cancelled and, once it has
  * finished, the future fails with CIO_ETIMEDOUT - unless the inner ignored
  * the cancel and returned, whose value it then gives. Cancelling it
  * cancels the inner, and it ends cancelled once the inner has finished.
@@ -51,7 +51,7 @@ CIO_API cio_future *cio_shield(cio_loop *loop, cio_future *inner);
 /* asyncio.as_completed: an iterator over the outcomes of futs in the order
  * they complete, with an optional timeout (< 0: none). Takes the
  * references; NULL (references released) on a NULL entry, a future of
- * another loop, or out of memory. */
+ * another loop, a NaN timeout, or out of memory. */
 typedef struct cio_as_completed cio_as_completed;
 CIO_API cio_as_completed *cio_as_completed_new(cio_loop *loop, size_t n, cio_future *const *futs,
                                                double timeout);
@@ -71,7 +71,7 @@ typedef enum cio_return_when {
 } cio_return_when;
 
 /* asyncio.wait: a future done when return_when is met or timeout seconds
- * passed (timeout < 0: no timeout). It never fails and never cancels a
+ * passed (timeout < 0: no timeout; NaN: failed with CIO_EINVAL). It never fails and never cancels a
  * child; read the done and pending sets from it. n == 0 or a bad return_when
  * gives a future failed with CIO_EINVAL. NULL if out of memory (the futures
  * are then released). */

@@ -179,9 +179,10 @@ CIO_API int cio_run(const cio_task_type *type, const void *frame, cio_value *res
 #define CIO_RUN(result, name, ...)                                            \
     cio_run(&name##__type, &(name){ .cio = { 0 }, __VA_ARGS__ }, (result))
 
-/* A future done after delay seconds (negative counts as 0). Awaited in a
- * task it allocates nothing (each task has one built-in sleep); 0 yields
- * exactly one iteration. NULL if out of memory. */
+/* A future done after delay seconds (negative counts as 0; NaN: a future
+ * failed with CIO_EINVAL). Awaited in a task it allocates nothing (each
+ * task has one built-in sleep); 0 yields exactly one iteration. NULL if
+ * out of memory. */
 CIO_API cio_future *cio_sleep(cio_loop *loop, double delay);
 
 /* The same, done with `result` as its result. */

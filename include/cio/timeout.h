@@ -31,7 +31,8 @@ typedef struct cio_timeout {
 } cio_timeout;
 
 /* Open a scope in the running task with a deadline `delay` seconds from
- * now (delay < 0: no deadline yet). CIO_ENOLOOP outside a task. */
+ * now (delay < 0: no deadline yet). CIO_ENOLOOP outside a task,
+ * CIO_EINVAL for a NaN delay. */
 CIO_API int cio_timeout_enter(cio_loop *loop, cio_timeout *scope, double delay);
 /* The same with an absolute deadline in loop time (when < 0: none). */
 CIO_API int cio_timeout_enter_at(cio_loop *loop, cio_timeout *scope, double when);

@@ -88,7 +88,7 @@ cio_as_completed *cio_as_completed_new(cio_loop *loop, size_t n, cio_future *con
     cio_as_completed *it;
     size_t i;
 
-    if (loop == NULL || (n > 0 && futs == NULL)
+    if (loop == NULL || (n > 0 && futs == NULL) || timeout != timeout
         || n > ((size_t)-1 - sizeof *it) / (sizeof(ac_kid) + sizeof(size_t)))
         goto fail;
     for (i = 0; i < n; i++)

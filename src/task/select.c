@@ -281,7 +281,7 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
 
     if (loop == NULL)
         return NULL;
-    if (n > 0 && cases == NULL)
+    if ((n > 0 && cases == NULL) || timeout != timeout)
         return cio__wait_failed(loop, CIO_EINVAL);
     for (i = 0; i < n; i++) {
         if (cases[i].chan != NULL && (cases[i].chan->loop != loop || cases[i].buf == NULL))

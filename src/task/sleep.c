@@ -103,8 +103,10 @@ cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result)
 
     if (loop == NULL || loop->closed)
         return NULL;
-    if (!(delay > 0))
-        delay = 0;                          /* negative and NaN count as 0 */
+    if (delay != delay)
+        return cio__wait_failed(loop, CIO_EINVAL);  /* NaN: a clear error */
+    if (delay < 0)
+        delay = 0;                          /* negative counts as 0 */
     s = cio__slot_get(loop, &sleeper_vt, sizeof(valued_sleeper), plain);
     if (s == NULL)
         return NULL;

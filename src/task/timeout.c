@@ -50,7 +50,7 @@ int cio_timeout_enter_at(cio_loop *loop, cio_timeout *t, double when)
     scope *s = SCOPE(t);
     int err;
 
-    if (t == NULL)
+    if (t == NULL || when != when)
         return CIO_EINVAL;
     if (loop == NULL || loop->current == NULL)
         return CIO_ENOLOOP;
@@ -69,6 +69,8 @@ int cio_timeout_enter(cio_loop *loop, cio_timeout *t, double delay)
 {
     if (loop == NULL)
         return CIO_ENOLOOP;
+    if (delay != delay)
+        return CIO_EINVAL;
     return cio_timeout_enter_at(loop, t, delay < 0 ? -1 : cio_loop_time(loop) + delay);
 }
 
@@ -76,7 +78,7 @@ int cio_timeout_reschedule(cio_timeout *t, double when)
 {
     scope *s = SCOPE(t);
 
-    if (t == NULL)
+    if (t == NULL || when != when)
         return CIO_EINVAL;
     if (s->state != OPEN)
         return CIO_EINVALSTATE;

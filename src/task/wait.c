@@ -132,7 +132,7 @@ cio_future *cio_wait(cio_loop *loop, size_t n, cio_future *const *futs,
                 cio_future_unref(futs[i]);
         return NULL;
     }
-    if (n == 0 || futs == NULL)
+    if (n == 0 || futs == NULL || timeout != timeout)
         err = CIO_EINVAL;
     else if (return_when != CIO_ALL_COMPLETED && return_when != CIO_FIRST_COMPLETED
              && return_when != CIO_FIRST_EXCEPTION)

@@ -125,8 +125,10 @@ cio_future *cio_wait_for(cio_loop *loop, cio_future *inner, double timeout)
         cio_future_unref(inner);
         return inner == NULL || loop == NULL ? NULL : cio__wait_failed(loop, CIO_EWRONGLOOP);
     }
-    if (timeout != timeout)
-        timeout = 0;
+    if (timeout != timeout) {           /* NaN: a clear error */
+        cio_future_unref(inner);
+        return cio__wait_failed(loop, CIO_EINVAL);
+    }
     if (timeout < 0)
         return inner;                   /* no timeout: a plain await */
     w = waitfor_new(loop, inner);
