@@ -58,8 +58,12 @@ void cio__slot_release(cio__slot *s, size_t size)
 
         s->fut.refs = 0;
         s->fut.flags = CIO__FF_STATIC;
-        cio__timer_init(&s->u.timer);       /* the union is an idle timer again */
-        cio_future_unref(&t->fut);
+        s->u.timer.cancelled = 0;           /* the union is an idle timer again */
+        s->u.timer.idx = CIO__TIMER_IDLE;
+        if (t->fut.refs > 1 && t->fut.refs < CIO__REFS_MAX)
+            t->fut.refs--;                  /* the slot's pin; never the last */
+        else
+            cio_future_unref(&t->fut);
     } else {
         cio__pool_free(loop, s, size);
     }

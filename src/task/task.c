@@ -181,6 +181,14 @@ static void release_awaited(cio__task *t)
         cio__future_remove_waiter(f, &t->step);
         t->fut.flags &= ~CIO__TF_WAITING;
     }
+    if (f == &t->slot.fut && f->refs == 1 && f->state != CIO__PENDING) {
+        /* The hot path: the task's own slot, done, ours alone. An internal
+         * wait has no callbacks and nothing to report: go straight to its
+         * release. */
+        f->refs = 0;
+        f->vt->destroy(f);
+        return;
+    }
     cio_future_unref(f);
 }
 
@@ -220,7 +228,7 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     }
     CIO__TASK_AWAITING(t) = f;
     co->wait_on = f;
-    if (cio__sleeper_is_zero(f)) {
+    if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
         /* sleep(0): done now, but the task still yields one iteration */
         cio__sleeper_finish_now(f);
         return CIO_CORO_PENDING;
