@@ -705,6 +705,69 @@ START_TEST(test_slowloris_against_http_server)
 }
 END_TEST
 
+/* ---- fork with a live loop: child and parent both keep working ---- */
+
+CIO_ASYNC(fork_sleeper, double d; int *done;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_sleep(loop, self->d));
+    *self->done = 1;
+    CIO_RETURN(7);
+    CIO_END();
+}
+
+static int slow_job(void *arg, cio_value *result)
+{
+    (void)arg;
+    usleep(200000);
+    result->i = 1;
+    return 0;
+}
+
+START_TEST(test_fork_with_live_loop)
+{
+    cio_loop *loop = cio_loop_new();
+    int done = 0, status;
+    cio_future *t, *job;
+    cio_value v;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(loop);
+    /* live: the backend has polled, a timer is armed, a task sleeps in it */
+    t = CIO_START(loop, fork_sleeper, .d = 0.05, .done = &done);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.001), NULL), 0);
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int ok = cio_loop_fork(loop) == 0
+                 && cio_loop_run_until_complete(loop, cio_future_ref(t), &v) == 0 && v.i == 7
+                 && done == 1
+                 && cio_loop_run_until_complete(loop, cio_sleep(loop, 0.01), NULL) == 0;
+
+        cio_future_unref(t);
+        cio_loop_free(loop);
+        _exit(ok ? 0 : 1);
+    }
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, t, &v), 0);
+    ck_assert_int_eq(v.i, 7);
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+
+    /* work on the executor's threads cannot follow into a child: refused,
+     * nothing changed (the job still completes here) */
+    job = cio_loop_run_in_executor(loop, slow_job, NULL);
+    ck_assert_ptr_nonnull(job);
+    ck_assert_int_eq(cio_loop_fork(loop), CIO_EBUSY);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, job, &v), 0);
+    ck_assert_int_eq(v.i, 1);
+    ck_assert_int_eq(cio_loop_fork(NULL), CIO_EINVAL);
+    ck_assert_int_eq(cio_loop_free(loop), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("edge");
@@ -718,6 +781,7 @@ int main(void)
     tcase_add_test(tc, test_peer_half_closes);
     tcase_add_test(tc, test_fd_reused_while_event_pending);
     tcase_add_test(tc, test_slowloris_against_http_server);
+    tcase_add_test(tc, test_fork_with_live_loop);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

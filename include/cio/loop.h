@@ -69,6 +69,14 @@ CIO_API int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value
  * thread, is already running; CIO_ECLOSED after close. */
 CIO_API int cio_loop_run_forever(cio_loop *loop);
 
+/* Call in the child after fork() (asyncio has no equivalent; libev's
+ * ev_loop_fork): the loop gets its own OS resources and goes on with its
+ * tasks and timers, in both processes. CIO_EBUSY if the loop is running
+ * or run_in_executor / run_coroutine_threadsafe work is in flight (it
+ * cannot follow into the child; nothing changes), CIO_ECLOSED, and
+ * CIO_ENOTSUP on the bare backend. */
+CIO_API int cio_loop_fork(cio_loop *loop);
+
 /* Stop after the current iteration (before the next one if not running). */
 CIO_API void cio_loop_stop(cio_loop *loop);
 

@@ -76,4 +76,9 @@ void cio__sig_stop(cio_loop *loop, cio__sig *s);
  * if the loop is freed first. 0 or CIO_ENOTSUP. */
 int cio__backend_call_threadsafe(cio_loop *loop, cio__node *node);
 
+/* In a child after fork(): make the backend's OS state the child's own.
+ * CIO_EBUSY (nothing changed) while other threads have work in flight;
+ * CIO_ENOTSUP where there is no fork (bare). */
+int cio__backend_fork(cio_loop *loop);
+
 #endif

@@ -216,3 +216,9 @@ int cio__backend_call_threadsafe(cio_loop *loop, cio__node *node)
     (void)loop, (void)node;
     return CIO_ENOTSUP;
 }
+
+int cio__backend_fork(cio_loop *loop)
+{
+    (void)loop;
+    return CIO_ENOTSUP;         /* no processes here */
+}

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <ev.h>
 #include "loop/backend.h"
+#include "thread/threads.h"
 
 /* cio__io and cio__sig keep an ev_io / ev_signal in their impl storage. */
 typedef char cio__ev_io_fits[sizeof(ev_io) <= sizeof(((cio__io *)0)->impl) ? 1 : -1];
@@ -277,6 +278,22 @@ void cio__sig_stop(cio_loop *loop, cio__sig *s)
         cio__loop_unschedule(loop, &s->node);
         s->queued = 0;
     }
+}
+
+/* ---- fork ---- */
+
+int cio__backend_fork(cio_loop *loop)
+{
+    evb *b = loop->backend;
+    int err = cio__threads_fork(loop);
+
+    if (err != 0)
+        return err;
+    /* Only this thread exists now: a lock held by another thread at the
+     * fork would never be released, so start from a fresh one. */
+    pthread_mutex_init(&b->lock, NULL);
+    ev_loop_fork(b->ev);        /* new epoll fd, signal pipes: on the next run */
+    return 0;
 }
 
 /* ---- wake-ups from other threads ---- */

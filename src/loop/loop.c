@@ -448,6 +448,17 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result
     return cio_future_result(f, result);
 }
 
+int cio_loop_fork(cio_loop *loop)
+{
+    if (loop == NULL)
+        return CIO_EINVAL;
+    if (loop->running)
+        return CIO_EBUSY;
+    if (loop->closed)
+        return CIO_ECLOSED;
+    return cio__backend_fork(loop);
+}
+
 void cio_loop_stop(cio_loop *loop)
 {
     if (loop != NULL)

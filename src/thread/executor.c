@@ -169,3 +169,21 @@ void cio__executor_shutdown(cio_loop *loop, cio__threads *st)
         pthread_join(st->workers[i], NULL);
     (void)loop;
 }
+
+/* The child after fork(): the workers are the parent's (none exist here),
+ * so the pool starts over empty - unless work was in flight, which would
+ * be lost: then CIO_EBUSY and nothing changes. */
+int cio__threads_fork(cio_loop *loop)
+{
+    cio__threads *st = loop->threads;
+
+    if (st == NULL)
+        return 0;
+    if (st->queued > 0 || st->idle < st->nworkers || st->tfs != NULL)
+        return CIO_EBUSY;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->work, NULL);
+    st->nworkers = 0;
+    st->idle = 0;
+    return 0;
+}

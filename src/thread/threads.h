@@ -33,4 +33,8 @@ cio__threads *cio__threads_get(cio_loop *loop);
  * (executor.c). Called with st->closed set. */
 void cio__executor_shutdown(cio_loop *loop, cio__threads *st);
 
+/* The pool's part of cio_loop_fork in the child (executor.c): 0, or
+ * CIO_EBUSY if work is in flight. */
+int cio__threads_fork(cio_loop *loop);
+
 #endif
