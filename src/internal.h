@@ -24,6 +24,16 @@ void *cio__no_heap_build_cannot_allocate(size_t size);
 #define CIO__CONTAINER_OF(ptr, type, member)                                  \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* Caller storage fit for an object of `need` bytes: present, big enough,
+ * aligned for a pointer (and for a double too, with `doubles`). */
+static inline int cio__storage_ok(const void *storage, size_t size, size_t need, int doubles)
+{
+    uintptr_t a = (uintptr_t)storage;
+
+    return storage != NULL && size >= need && (a & (sizeof(void *) - 1)) == 0
+           && (!doubles || (a & (sizeof(double) - 1)) == 0);
+}
+
 /* ---- nodes: what the ready queue and a future's callback ring hold ---- */
 
 typedef struct cio__node cio__node;
@@ -110,6 +120,9 @@ void cio__future_finish(cio_future *f, int state, int err, cio_value v);
 void cio__future_add_waiter(cio_future *f, cio__node *node);
 /* Unlink node from f's ring if it is there; 1 if it was. */
 int cio__future_remove_waiter(cio_future *f, cio__node *node);
+/* Take a waiter node off f wherever it is now: f's ring, or the ready
+ * queue if f completed and the node has not run yet. */
+void cio__future_detach(cio_future *f, cio__node *node);
 /* Plain cancel of a pending future: 1, or 0 if done. */
 int cio__future_cancel_plain(cio_future *f, const char *msg);
 /* Outcome without marking it retrieved (for internal readers); runs take(). */

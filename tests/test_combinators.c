@@ -16,24 +16,8 @@
 #define VALUE_ERROR (-EDOM)
 #define KEY_ERROR (-ENOENT)
 
-static trace tr;
 
-static void reset_trace(void)
-{
-    memset(&tr, 0, sizeof tr);
-}
 
-static void tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tracef(const char *fmt, ...)
-{
-    char word[128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(word, sizeof word, fmt, ap);
-    va_end(ap);
-    trace_add(&tr, word);
-}
 
 CIO_ASYNC(child, const char *name; double delay; int err; ptrdiff_t value;)
 {

@@ -22,8 +22,6 @@
 #include <unistd.h>
 #include "testutil.h"
 
-/* A string literal as a callback argument (-Wwrite-strings makes it const). */
-#define W(s) ((void *)(uintptr_t)(s))
 
 static void setup(void)
 {

@@ -11,8 +11,6 @@
 #include <stdint.h>
 #include "testutil.h"
 
-/* A word as a callback argument (string literals are const here). */
-#define W(s) ((void *)(uintptr_t)(s))
 
 /* ---- helpers ---- */
 

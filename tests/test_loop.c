@@ -15,8 +15,6 @@
 #include <time.h>
 #include "testutil.h"
 
-/* A word as a callback argument (string literals are const here). */
-#define W(s) ((void *)(uintptr_t)(s))
 
 /* ---- helpers ---- */
 

@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include "testutil.h"
 
-static trace tr;
 
 static void setup(void)
 {

@@ -20,8 +20,6 @@
 #include <unistd.h>
 #include "testutil.h"
 
-/* A string literal as a callback argument (-Wwrite-strings makes it const). */
-#define W(s) ((void *)(uintptr_t)(s))
 
 /* tests/test_oom_direct: linked against libcio_direct, where every pooled
  * object comes from the allocator (a failure point each). */

@@ -10,12 +10,7 @@
 #include <stdint.h>
 #include "testutil.h"
 
-static trace tr;
 
-static void reset_trace(void)
-{
-    memset(&tr, 0, sizeof tr);
-}
 
 static const char *ename(int err)
 {

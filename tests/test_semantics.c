@@ -24,27 +24,9 @@
 #define VALUE_ERROR (-EDOM)
 #define KEY_ERROR (-ENOENT)
 
-/* A word as a callback argument (string literals are const here). */
-#define W(s) ((void *)(uintptr_t)(s))
 
-static trace tr;
 
-static void reset_trace(void)
-{
-    memset(&tr, 0, sizeof tr);
-}
 
-static void tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tracef(const char *fmt, ...)
-{
-    char word[128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(word, sizeof word, fmt, ap);
-    va_end(ap);
-    trace_add(&tr, word);
-}
 
 static double monotonic_now(void)
 {

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include "testutil.h"
 
-static trace tr;
 
 /* Append a read's bytes to the trace, quoted ("" for none). */
 static void trace_data(cio_stream *s)

@@ -11,12 +11,7 @@
 #include <stdint.h>
 #include "testutil.h"
 
-static trace tr;
 
-static void reset_trace(void)
-{
-    memset(&tr, 0, sizeof tr);
-}
 
 /* "ok" or the error's name, for traces. */
 static const char *ename(int err)

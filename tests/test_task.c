@@ -17,24 +17,8 @@
 #define KEY_ERROR (-ENOENT)     /* asyncio's KeyError */
 
 /* The order things happened in, reset before each test. */
-static trace tr;
 
-static void reset_trace(void)
-{
-    memset(&tr, 0, sizeof tr);
-}
 
-static void tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tracef(const char *fmt, ...)
-{
-    char word[128];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(word, sizeof word, fmt, ap);
-    va_end(ap);
-    trace_add(&tr, word);
-}
 
 static cio_value int_value(ptrdiff_t i)
 {

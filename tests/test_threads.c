@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include "testutil.h"
 
-static trace tr;
 static pthread_t loop_thread;
 
 static void setup(void)

@@ -303,9 +303,7 @@ cio_loop *cio_loop_new_in(void *storage, size_t size)
     cio_loop *loop = storage;
     size_t head = (sizeof *loop + 15) & ~(size_t)15;
 
-    if (storage == NULL || size < sizeof *loop
-        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (!cio__storage_ok(storage, size, sizeof *loop, 1))
         return NULL;
     memset(loop, 0, sizeof *loop);
     loop->debug_slow = -1;
@@ -440,8 +438,7 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *f, cio_value *result
     cio__future_add_waiter(f, &loop->stop_node);
     err = cio_loop_run_forever(loop);
     if (!cio_future_done(f)) {
-        if (!cio__future_remove_waiter(f, &loop->stop_node))
-            cio__loop_unschedule(loop, &loop->stop_node);
+        cio__future_detach(f, &loop->stop_node);
         return err != 0 ? err : CIO_ESTOPPED;
     }
     cio__loop_unschedule(loop, &loop->stop_node);  /* stopped by someone else */

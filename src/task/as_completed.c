@@ -135,7 +135,7 @@ cio_future *cio_as_completed_next(cio_as_completed *it)
             deliver(it, cio__waitq_pop(&it->waiters));
         return f;
     }
-    if (it->given + (size_t)0 >= it->n)
+    if (it->given >= it->n)
         return cio__wait_failed(it->loop, CIO_EEMPTY);
     if (it->timed_out)
         return cio__wait_failed(it->loop, CIO_ETIMEDOUT);
@@ -159,8 +159,8 @@ int cio_as_completed_free(cio_as_completed *it)
     for (i = 0; i < it->n; i++) {
         ac_kid *k = &it->kids[i];
 
-        if (k->node.run != NULL && !cio__future_remove_waiter(k->child, &k->node))
-            cio__loop_unschedule(it->loop, &k->node);
+        if (k->node.run != NULL)
+            cio__future_detach(k->child, &k->node);
         cio_future_unref(k->child);
     }
     cio_free(it, it_size(it->n));

@@ -45,8 +45,7 @@ cio_barrier *cio_barrier_new(cio_loop *loop, size_t parties)
 
 cio_barrier *cio_barrier_new_in(cio_loop *loop, size_t parties, void *storage, size_t size)
 {
-    if (loop == NULL || parties < 1 || storage == NULL || size < sizeof(cio_barrier)
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (loop == NULL || parties < 1 || !cio__storage_ok(storage, size, sizeof(cio_barrier), 0))
         return NULL;
     return setup(storage, loop, parties, 1);
 }

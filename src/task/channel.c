@@ -270,9 +270,8 @@ cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem, size_t cap, void *storage
     size_t head = (sizeof(cio_chan) + 15) & ~(size_t)15;
     cio_chan *c;
 
-    if (loop == NULL || elem == 0 || storage == NULL
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
-        || (cap > 0 && elem > ((size_t)-1) / 4 / cap) || size < head + elem * cap)
+    if (loop == NULL || elem == 0 || (cap > 0 && elem > ((size_t)-1) / 4 / cap)
+        || !cio__storage_ok(storage, size, head + elem * cap, 0))
         return NULL;
     c = setup(storage, loop, elem, cap, (char *)storage + head);
     c->in_storage = 1;

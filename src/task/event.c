@@ -39,8 +39,7 @@ cio_event *cio_event_new(cio_loop *loop)
 
 cio_event *cio_event_new_in(cio_loop *loop, void *storage, size_t size)
 {
-    if (loop == NULL || storage == NULL || size < sizeof(cio_event)
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (loop == NULL || !cio__storage_ok(storage, size, sizeof(cio_event), 0))
         return NULL;
     return setup(storage, loop, 1);
 }

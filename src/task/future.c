@@ -54,9 +54,7 @@ cio_future *cio_future_new_in(cio_loop *loop, void *storage, size_t size)
 {
     cio_future *f = storage;
 
-    if (loop == NULL || loop->closed || storage == NULL || size < sizeof *f
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
-        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0)
+    if (loop == NULL || loop->closed || !cio__storage_ok(storage, size, sizeof *f, 1))
         return NULL;
     cio__future_init(f, loop, &cio__plain_future_vt);
     f->flags = CIO__FF_STATIC;
@@ -308,6 +306,12 @@ int cio__future_remove_waiter(cio_future *f, cio__node *node)
         prev = n;
     } while (prev != tail);
     return 0;
+}
+
+void cio__future_detach(cio_future *f, cio__node *node)
+{
+    if (!cio__future_remove_waiter(f, node))
+        cio__loop_unschedule(f->loop, node);
 }
 
 static void cb_run(cio_loop *loop, cio__node *node)

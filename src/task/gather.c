@@ -175,8 +175,7 @@ static void gather_destroy(cio_future *f)
             /* Not seen done yet: the gather still answers for its error,
              * as CPython's callback, which outlives the gather, does. */
             k->child->flags |= CIO__FF_RETRIEVED;
-            if (!cio__future_remove_waiter(k->child, &k->node))
-                cio__loop_unschedule(f->loop, &k->node);
+            cio__future_detach(k->child, &k->node);
         }
         cio_future_unref(k->child);
     }

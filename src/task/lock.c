@@ -65,8 +65,7 @@ cio_lock *cio_lock_new(cio_loop *loop)
 
 cio_lock *cio_lock_new_in(cio_loop *loop, void *storage, size_t size)
 {
-    if (loop == NULL || storage == NULL || size < sizeof(cio_lock)
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (loop == NULL || !cio__storage_ok(storage, size, sizeof(cio_lock), 0))
         return NULL;
     lock_setup(storage, loop, 1);
     return storage;
@@ -171,8 +170,8 @@ cio_cond *cio_cond_new(cio_loop *loop, cio_lock *lock)
 
 cio_cond *cio_cond_new_in(cio_loop *loop, cio_lock *lock, void *storage, size_t size)
 {
-    if (loop == NULL || (lock != NULL && lock->loop != loop) || storage == NULL
-        || size < sizeof(cio_cond) || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (loop == NULL || (lock != NULL && lock->loop != loop)
+        || !cio__storage_ok(storage, size, sizeof(cio_cond), 0))
         return NULL;
     return cond_setup(storage, loop, lock, 1);
 }

@@ -301,9 +301,8 @@ cio_queue *cio_queue_new_in(cio_loop *loop, size_t maxsize, cio_queue_kind kind,
     size_t head = (sizeof *q + 15) & ~(size_t)15;
 
     if (loop == NULL || (unsigned)kind > CIO_QUEUE_PRIORITY || maxsize == 0
-        || storage == NULL || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0
         || maxsize > ((size_t)-1) / 4 / sizeof(qitem)
-        || size < head + maxsize * sizeof(qitem))
+        || !cio__storage_ok(storage, size, head + maxsize * sizeof(qitem), 0))
         return NULL;
     setup(q, loop, maxsize, kind);
     q->items = (qitem *)(void *)((char *)storage + head);

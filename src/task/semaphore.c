@@ -46,8 +46,7 @@ cio_semaphore *cio_semaphore_new(cio_loop *loop, int value, int bounded)
 cio_semaphore *cio_semaphore_new_in(cio_loop *loop, int value, int bounded, void *storage,
                                     size_t size)
 {
-    if (loop == NULL || value < 0 || storage == NULL || size < sizeof(cio_semaphore)
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+    if (loop == NULL || value < 0 || !cio__storage_ok(storage, size, sizeof(cio_semaphore), 0))
         return NULL;
     return setup(storage, loop, value, bounded, 1);
 }

@@ -75,9 +75,7 @@ cio_future *cio_task_new_in(cio_loop *loop, const cio_task_type *type,
                             const void *frame, void *storage, size_t size)
 {
     if (loop == NULL || loop->closed || bad_type(type) || frame == NULL
-        || storage == NULL || size < cio_task_size(type)
-        || ((uintptr_t)storage & (sizeof(double) - 1)) != 0
-        || ((uintptr_t)storage & (sizeof(void *) - 1)) != 0)
+        || !cio__storage_ok(storage, size, cio_task_size(type), 1))
         return NULL;
     return task_setup(loop, type, frame, storage, CIO__FF_STATIC);
 }

@@ -53,8 +53,7 @@ static void detach(waiter *w)
 
         if (k->node.run == NULL)
             continue;
-        if (!cio__future_remove_waiter(k->child, &k->node))
-            cio__loop_unschedule(w->fut.loop, &k->node);
+        cio__future_detach(k->child, &k->node);
         k->node.run = NULL;
     }
 }

@@ -94,8 +94,7 @@ static void waitfor_destroy(cio_future *f)
         /* we answer for the inner's error even if we go first (asyncio's
          * callback outlives the outer future) */
         w->inner->flags |= CIO__FF_RETRIEVED;
-        if (!cio__future_remove_waiter(w->inner, &w->node))
-            cio__loop_unschedule(f->loop, &w->node);
+        cio__future_detach(w->inner, &w->node);
     }
     cio_future_unref(w->inner);
     cio__pool_free(f->loop, w, sizeof *w);
