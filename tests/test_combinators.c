@@ -22,7 +22,7 @@
 CIO_ASYNC(child, const char *name; double delay; int err; ptrdiff_t value;)
 {
     CIO_BEGIN();
-    CIO_AWAIT(cio_sleep(loop, self->delay));
+    CIO_AWAIT(cio_sleep(loop, stretch(self->delay)));
     if (self->err) {
         tracef("%s-raise", self->name);
         CIO_RAISE(self->err);
@@ -151,7 +151,7 @@ START_TEST(test_C2_gather_later_errors_marked_retrieved)
 
     ck_assert_int_eq(cio_loop_run_until_complete(loop, CIO_START(loop, c2_marking), NULL),
                      VALUE_ERROR);
-    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.05), NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, stretch(0.05)), NULL), 0);
     ck_assert_str_eq(tr.buf, "x-raise y-raise");
     if (r.count > 0)
         fprintf(stderr, "C2: reported \"%s\" (err %d)\n", r.messages[0], r.errs[0]);
@@ -262,7 +262,7 @@ START_TEST(test_gather_return_exceptions_cancelled_raises)
 
     g = cio_gather_ex(loop, 2, (cio_future *[]){
         KID(loop, "t0", 10, 0), KID(loop, "t1", 10, 1) }, 1);
-    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.001), NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, stretch(0.001)), NULL), 0);
     ck_assert_int_eq(cio_future_cancel(g, NULL), 1);
     ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_future_ref(g), NULL),
                      CIO_ECANCELLED);
@@ -297,11 +297,11 @@ CIO_ASYNC(gather_sleeps, int unused;)
 {
     CIO_BEGIN();
     CIO_AWAIT(cio_gather(loop, 3, (cio_future *[]){
-        cio_sleep_result(loop, 0.02, (cio_value){ .i = 'x' }),
-        cio_sleep_result(loop, 0.01, (cio_value){ .i = 'y' }),
+        cio_sleep_result(loop, stretch(0.02), (cio_value){ .i = 'x' }),
+        cio_sleep_result(loop, stretch(0.01), (cio_value){ .i = 'y' }),
         cio_sleep_result(loop, 0, (cio_value){ .i = 'z' }) }));
     trace_gather_results(CIO_RESULT.p);
-    CIO_AWAIT(cio_sleep_result(loop, 0.001, (cio_value){ .i = 'w' }));
+    CIO_AWAIT(cio_sleep_result(loop, stretch(0.001), (cio_value){ .i = 'w' }));
     trace_addf(&tr, "then=%c", (int)CIO_RESULT.i);
     CIO_END();
 }
@@ -317,7 +317,7 @@ START_TEST(test_gather_of_sleeps)
     reset_trace();
     ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_gather(loop, 2, (cio_future *[]){
         cio_sleep_result(loop, 0, (cio_value){ .i = 'p' }),
-        cio_sleep_result(loop, 0.01, (cio_value){ .i = 'q' }) }), &v), 0);
+        cio_sleep_result(loop, stretch(0.01), (cio_value){ .i = 'q' }) }), &v), 0);
     trace_gather_results(v.p);
     ck_assert_str_eq(tr.buf, "r0=p r1=q");
     loop_done(loop, &r, 0);
@@ -345,7 +345,7 @@ CIO_ASYNC(c5_main, cio_future *k0; cio_future *k1; cio_future *outer;)
     self->k1 = KID(loop, "t1", 10, 1);
     self->outer = CIO_START(loop, c5_outer, .k0 = cio_future_ref(self->k0),
                             .k1 = cio_future_ref(self->k1));
-    CIO_AWAIT(cio_sleep(loop, 0.005));      /* everyone is waiting */
+    CIO_AWAIT(cio_sleep(loop, stretch(0.005)));      /* everyone is waiting */
     trace_addf(&tr, "cancel=%ld", (long)cio_future_cancel(self->outer, NULL));
     CIO_AWAIT_TRY(cio_future_ref(self->outer));
     ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
@@ -468,7 +468,7 @@ START_TEST(test_gather_null_entry_is_enomem_child)
     ck_assert(cio_future_done(g));
     ck_assert_int_eq(cio_loop_run_until_complete(loop, g, NULL), CIO_ENOMEM);
     /* the other child was not cancelled and finishes unreported */
-    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.02), NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, stretch(0.02)), NULL), 0);
     ck_assert_str_eq(tr.buf, "a");
 
     reset_trace();
@@ -635,7 +635,7 @@ CIO_ASYNC(c13_main, cio_future *a; cio_future *b;)
     self->a = KID(loop, "a", 0.01, 'a');
     self->b = KID(loop, "b", 0.2, 'b');
     CIO_AWAIT_TRY(cio_wait(loop, 2, (cio_future *[]){
-        cio_future_ref(self->a), cio_future_ref(self->b) }, 0.05, CIO_ALL_COMPLETED));
+        cio_future_ref(self->a), cio_future_ref(self->b) }, stretch(0.05), CIO_ALL_COMPLETED));
     ck_assert_int_eq(CIO_ERROR, 0);
     trace_add(&tr, "wait-done");
     set = cio_wait_done(CIO_RESULT.p, &n);
