@@ -222,7 +222,7 @@ START_TEST(test_caller_storage_needs_no_allocator)
 }
 END_TEST
 
-int main(void)
+static Suite *alloc_faults_suite(void)
 {
     Suite *s = suite_create("alloc_faults");
     TCase *tc = tcase_create("faults");
@@ -231,5 +231,10 @@ int main(void)
     tcase_add_test(tc, test_every_allocation_failure_is_handled);
     tcase_add_test(tc, test_caller_storage_needs_no_allocator);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(alloc_faults_suite);
 }

@@ -292,5 +292,5 @@ static Suite *bare_suite(void)
 
 int main(void)
 {
-    return run_suite(bare_suite());
+    return run_suite(bare_suite);
 }

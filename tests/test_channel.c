@@ -1111,5 +1111,5 @@ static Suite *channel_suite(void)
 
 int main(void)
 {
-    return run_suite(channel_suite());
+    return run_suite(channel_suite);
 }

@@ -751,5 +751,5 @@ static Suite *combinators_suite(void)
 
 int main(void)
 {
-    return run_suite(combinators_suite());
+    return run_suite(combinators_suite);
 }

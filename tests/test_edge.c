@@ -766,7 +766,7 @@ START_TEST(test_fork_with_live_loop)
 }
 END_TEST
 
-int main(void)
+static Suite *edge_suite(void)
 {
     Suite *s = suite_create("edge");
     TCase *tc = tcase_create("edge");
@@ -781,5 +781,10 @@ int main(void)
     tcase_add_test(tc, test_slowloris_against_http_server);
     tcase_add_test(tc, test_fork_with_live_loop);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(edge_suite);
 }

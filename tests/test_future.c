@@ -752,7 +752,7 @@ START_TEST(test_invalid_arguments_change_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *future_suite(void)
 {
     Suite *s = suite_create("future");
     TCase *tc = tcase_create("future");
@@ -784,5 +784,10 @@ int main(void)
     tcase_add_test(tc, test_callback_added_from_callback_runs_next_iteration);
     tcase_add_test(tc, test_invalid_arguments_change_nothing);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(future_suite);
 }

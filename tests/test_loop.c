@@ -1287,7 +1287,7 @@ START_TEST(test_loop_time_monotonic)
 }
 END_TEST
 
-int main(void)
+static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
     TCase *tc = tcase_create("loop");
@@ -1337,5 +1337,10 @@ int main(void)
     tcase_add_test(tc, test_idle_loop_does_not_spin);
     tcase_add_test(tc, test_loop_time_monotonic);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return run_suite(loop_suite);
 }

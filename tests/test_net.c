@@ -422,5 +422,5 @@ static Suite *net_suite(void)
 
 int main(void)
 {
-    return run_suite(net_suite());
+    return run_suite(net_suite);
 }

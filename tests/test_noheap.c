@@ -143,5 +143,5 @@ static Suite *noheap_suite(void)
 
 int main(void)
 {
-    return run_suite(noheap_suite());
+    return run_suite(noheap_suite);
 }

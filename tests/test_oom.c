@@ -840,17 +840,23 @@ START_TEST(test_oom_persistent)
 }
 END_TEST
 
-int main(void)
+static Suite *oom_suite(void)
 {
     Suite *s = suite_create("oom");
     TCase *tc = tcase_create("oom");
-    size_t i;
 
-    for (i = 0; i < ECHO_BYTES; i++)
-        echo_data[i] = (char)('a' + (i * 7919) % 26);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_oom_transient);
     tcase_add_test(tc, test_oom_persistent);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    size_t i;
+
+    for (i = 0; i < ECHO_BYTES; i++)
+        echo_data[i] = (char)('a' + (i * 7919) % 26);
+    return run_suite(oom_suite);
 }

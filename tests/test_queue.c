@@ -981,5 +981,5 @@ static Suite *queue_suite(void)
 
 int main(void)
 {
-    return run_suite(queue_suite());
+    return run_suite(queue_suite);
 }

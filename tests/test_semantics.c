@@ -1424,5 +1424,5 @@ static Suite *semantics_suite(void)
 
 int main(void)
 {
-    return run_suite(semantics_suite());
+    return run_suite(semantics_suite);
 }

@@ -772,5 +772,5 @@ static Suite *stream_suite(void)
 
 int main(void)
 {
-    return run_suite(stream_suite());
+    return run_suite(stream_suite);
 }

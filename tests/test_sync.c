@@ -1129,5 +1129,5 @@ static Suite *sync_suite(void)
 
 int main(void)
 {
-    return run_suite(sync_suite());
+    return run_suite(sync_suite);
 }

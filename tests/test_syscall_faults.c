@@ -100,16 +100,17 @@ ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
     return __real_send(fd, buf, len, flags);
 }
 
+static int n_accepts;            /* accept4 calls since the test began */
+
 int __wrap_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
-    static int n;
     uint32_t r;
 
     calls++;
     if (!active)
         return __real_accept4(fd, addr, alen, flags);
     r = next_rand() % 100;
-    switch (n++) {                      /* each kind at least once, first */
+    switch (n_accepts++) {              /* each kind at least once, first */
     case 0: r = 40; break;
     case 1: r = 0; break;
     case 2: r = 25; break;
@@ -282,6 +283,9 @@ START_TEST(test_echo_8MiB_through_faulty_syscalls)
     int nreports = 0;
 
     ck_assert_ptr_nonnull(loop);
+    calls = injected = n_eintr = n_eagain = n_short = n_emfile = n_reset = 0;
+    n_accepts = 0;
+    rng = 12345;                        /* the same faults on every run */
     cio_loop_set_exception_handler(loop, quiet, &nreports);
     big = malloc(BIG);
     ck_assert_ptr_nonnull(big);
@@ -304,14 +308,19 @@ START_TEST(test_echo_8MiB_through_faulty_syscalls)
 }
 END_TEST
 
-int main(void)
+static Suite *syscall_faults_suite(void)
 {
     Suite *s = suite_create("syscall_faults");
     TCase *tc = tcase_create("faults");
 
-    signal(SIGPIPE, SIG_DFL);           /* cio must never raise it */
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_echo_8MiB_through_faulty_syscalls);
     suite_add_tcase(s, tc);
-    return run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_DFL);           /* cio must never raise it */
+    return run_suite(syscall_faults_suite);
 }

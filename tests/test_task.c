@@ -1150,5 +1150,5 @@ static Suite *task_suite(void)
 
 int main(void)
 {
-    return run_suite(task_suite());
+    return run_suite(task_suite);
 }

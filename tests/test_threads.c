@@ -575,5 +575,5 @@ static Suite *threads_suite(void)
 
 int main(void)
 {
-    return run_suite(threads_suite());
+    return run_suite(threads_suite);
 }

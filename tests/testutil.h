@@ -8,6 +8,8 @@
 #define CIO_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,15 +135,76 @@ static inline void loop_done(cio_loop *loop, reports *r, int expected)
     ck_assert_int_eq(r->count, expected);
 }
 
-/* Run every suite given and exit with Check's verdict. */
-static inline int run_suite(Suite *s)
+/* Bytes the process has allocated and not freed (0 where glibc's
+ * mallinfo2 is missing or a sanitizer owns malloc). Exact only with glibc's
+ * per-thread cache off (tests/repeat.sh sets glibc.malloc.tcache_count=0):
+ * mallinfo counts cached chunks as in use. */
+static inline size_t heap_in_use(void)
 {
-    SRunner *sr = srunner_create(s);
-    int failed;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
 
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+/* Open file descriptors (-1 where /proc/self/fd is missing). */
+static inline int fds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;                       /* not the directory's own fd */
+}
+
+/* Build the suite with make, run it and exit with Check's verdict.
+ *
+ * With CIO_TEST_REPEAT=N (N > 1, tests/repeat.sh) the suite runs N times in
+ * this one process (Check's no-fork mode) and must leave no trace: after the
+ * first round, which may warm caches (stdio, the resolver), heap bytes in use
+ * and open fds must not grow from round to round. */
+static inline int run_suite(Suite *(*make)(void))
+{
+    const char *env = getenv("CIO_TEST_REPEAT");
+    int rounds = env != NULL ? atoi(env) : 1;
+    size_t heap_before = 0;
+    int fds_before = 0, failed = 0, round;
+
+    if (rounds < 1)
+        rounds = 1;
+    for (round = 1; round <= rounds; round++) {
+        SRunner *sr = srunner_create(make());
+        size_t heap;
+        int fds;
+
+        if (rounds > 1)
+            srunner_set_fork_status(sr, CK_NOFORK);
+        srunner_run_all(sr, CK_ENV);
+        failed += srunner_ntests_failed(sr);
+        srunner_free(sr);
+        if (rounds == 1)
+            break;
+        heap = heap_in_use();
+        fds = fds_open();
+        printf("repeat: round %d of %d: %d failed, %zu heap bytes in use, %d fds open\n",
+               round, rounds, failed, heap, fds);
+        if (round > 1 && (heap > heap_before || fds > fds_before)) {
+            printf("repeat: round %d grew: heap %zu -> %zu bytes, fds %d -> %d\n",
+                   round, heap_before, heap, fds_before, fds);
+            failed++;
+        }
+        heap_before = heap;
+        fds_before = fds;
+    }
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
