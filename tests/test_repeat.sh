@@ -19,7 +19,7 @@ status=0
 n=0
 for t in $CIO_CHECK_TESTS; do
     case $t in */test_coro_*) continue ;; esac  # no cio objects, no loop
-    log=$top_builddir/$t.repeat.log
+    log=$top_builddir/$t.repeat
     # shellcheck disable=SC2086
     if CIO_TEST_REPEAT=$rounds GLIBC_TUNABLES=glibc.malloc.tcache_count=0 \
            timeout 600 $LIBTOOL --mode=execute "$top_builddir/$t" >"$log" 2>&1; then
