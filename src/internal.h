@@ -180,9 +180,16 @@ static inline int cio__waitq_empty(const cio__waitq *q)
  * vt for the current task (pending). */
 cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
                           cio_value arg);
-/* A future already done with v (an immediate acquire, get...): nothing left
- * to take. Or failed with err. NULL only when out of memory. */
+/* A future already done with v (an immediate event wait, join...): nothing
+ * left to take. Or failed with err. NULL only when out of memory. */
 cio_future *cio__wait_done(cio_loop *loop, cio_value v);
+/* A waiter of vt served at once (a free lock, an item ready): done with v
+ * but not yet taken, exactly like a woken waiter of q, so a future dropped
+ * unread gives back what the primitive set aside for it (vt's destroy) -
+ * a lock is never left held, an item never lost. NULL if out of memory:
+ * the caller sets nothing aside until it has the future. */
+cio_future *cio__wait_served(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                             cio_value arg, cio_value v);
 cio_future *cio__wait_failed(cio_loop *loop, int err);
 /* Wake a waiter: it is done with v and will take() what it was woken for
  * when it runs. */

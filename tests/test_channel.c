@@ -1023,6 +1023,46 @@ static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_
     return realloc(ptr, new_size);
 }
 
+/* A receive served at once copies the element when its result is read;
+ * dropped unread, the element stays: in the buffer, or with its sender,
+ * which then completes with the next receiver. */
+START_TEST(test_recv_dropped_unread_leaves_element)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_chan *b = cio_chan_new(loop, sizeof(int), 2);
+    cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
+    cio_future *f, *sender;
+    int v = 5, got = 0;
+
+    ck_assert_int_eq(cio_chan_try_send(b, &v), 0);
+    f = cio_chan_recv(b, &got);
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);                /* never read */
+    ck_assert_int_eq(got, 0);
+    ck_assert_uint_eq(cio_chan_len(b), 1);
+    ck_assert_int_eq(cio_chan_try_recv(b, &got), 0);
+    ck_assert_int_eq(got, 5);
+
+    sender = CIO_START(loop, int_sender, .c = u, .name = "s", .first = 9, .count = 1);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    got = 0;
+    f = cio_chan_recv(u, &got);         /* matched with the waiting sender */
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);
+    ck_assert_int_eq(got, 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert(!cio_future_done(sender));        /* still waiting to be received */
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_chan_recv(u, &got), NULL), 0);
+    ck_assert_int_eq(got, 9);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, sender, NULL), 0);
+    ck_assert_str_eq(tr.buf, "s-start s-sent9");
+    ck_assert_int_eq(cio_chan_free(b), 0);
+    ck_assert_int_eq(cio_chan_free(u), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 START_TEST(test_free_busy_and_caller_storage)
 {
     reports r;
@@ -1104,6 +1144,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_woken_receiver_cancelled_loses_nothing);
     tcase_add_test(tc, test_woken_sender_or_matched_receiver_cancelled);
     tcase_add_test(tc, test_select_woken_then_cancelled_does_nothing);
+    tcase_add_test(tc, test_recv_dropped_unread_leaves_element);
     tcase_add_test(tc, test_free_busy_and_caller_storage);
     suite_add_tcase(s, tc);
     return s;

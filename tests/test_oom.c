@@ -383,6 +383,27 @@ CIO_ASYNC(queues_main, int i; int v; cio_select_case cases[2]; int got; cio_futu
         ck_assert_int_eq(cio_queue_get_nowait(queues[2], &r), 0);
         ck_assert_int_eq(r.i, self->i);
     }
+    /* an item ready for a get through a combinator: if the combinator
+     * runs out of memory, the item stays in the queue */
+    CALL(cio_queue_put_nowait(queues[1], cio_int(7)));
+    CIO_AWAIT_TRY(cio_wait_for(loop, cio_queue_get(queues[1]), 1.0));
+    if (CIO_ERROR != 0) {
+        CHECK_STEP(CIO_ERROR);
+        ck_assert_uint_eq(cio_queue_qsize(queues[1]), 1);
+        CIO_RAISE(CIO_ERROR);
+    }
+    ck_assert_int_eq(CIO_RESULT.i, 7);
+    /* the same for an element of a buffered channel */
+    self->v = 5;
+    CALL(cio_chan_try_send(chans[1], &self->v));
+    self->got = 0;
+    CIO_AWAIT_TRY(cio_wait_for(loop, cio_chan_recv(chans[1], &self->got), 1.0));
+    if (CIO_ERROR != 0) {
+        CHECK_STEP(CIO_ERROR);
+        ck_assert_uint_eq(cio_chan_len(chans[1]), 1);
+        CIO_RAISE(CIO_ERROR);
+    }
+    ck_assert_int_eq(self->got, 5);
     /* an unbuffered channel, closed by its sender */
     STEP(cio_gather(loop, 2, (cio_future *[]){
         CIO_START(loop, chan_sender, .c = chans[0], .n = 20),
@@ -1010,6 +1031,10 @@ CIO_ASYNC(scopes_main, int i; ptrdiff_t sum; int failed; cio_future *g; cio_futu
     /* a lock contended by several tasks, queued behind main, which queues
      * once more behind them and gives up */
     MAKE(objs.lock, cio_lock_new(loop));
+    /* a free lock taken through a combinator that may run out of memory:
+     * then the lock must be free again (scopes_cleanup checks) */
+    STEP(cio_wait_for(loop, cio_lock_acquire(objs.lock), 1.0));
+    ck_assert_int_eq(cio_lock_release(objs.lock), 0);
     STEP(cio_lock_acquire(objs.lock));
     self->held = objs.lock;
     GATHER_N(CONTENDERS, locker, .held = 0);
@@ -1052,6 +1077,9 @@ CIO_ASYNC(scopes_main, int i; ptrdiff_t sum; int failed; cio_future *g; cio_futu
      * holds every permit of the first at the start, gives up waiting for
      * one more, then hands its permits to the queued tasks */
     MAKE(objs.sems[0], cio_semaphore_new(loop, PERMITS, 0));
+    /* likewise a permit: back if the combinator runs out of memory */
+    STEP(cio_wait_for(loop, cio_semaphore_acquire(objs.sems[0]), 1.0));
+    ck_assert_int_eq(cio_semaphore_release(objs.sems[0]), 0);
     for (self->i = 0; self->i < PERMITS; self->i++) {
         STEP(cio_semaphore_acquire(objs.sems[0]));
         self->permits++;

@@ -839,6 +839,35 @@ CIO_ASYNC(free_busy_main, cio_queue *q; cio_queue *full; cio_future *g; cio_futu
     CIO_END();
 }
 
+/* A get served at once (an item was there) takes the item when its result
+ * is read; dropped unread - by a combinator out of memory, say - it leaves
+ * the item in the queue, in its place. */
+START_TEST(test_get_dropped_unread_leaves_item)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_future *f;
+    cio_value v;
+
+    ck_assert_int_eq(cio_queue_put_nowait(q, str("x")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(q, str("y")), 0);
+    f = cio_queue_get(q);
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);                /* never read */
+    ck_assert_uint_eq(cio_queue_qsize(q), 2);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_str_eq(v.p, "x");
+    f = cio_queue_get(q);               /* read: the item is the reader's */
+    ck_assert_int_eq(cio_future_result(f, &v), 0);
+    ck_assert_str_eq(v.p, "y");
+    cio_future_unref(f);
+    ck_assert_uint_eq(cio_queue_qsize(q), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 START_TEST(test_free_with_waiters_is_busy)
 {
     reports r;
@@ -973,6 +1002,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_shutdown_immediate_drops_items);
     tcase_add_test(tc, test_shutdown_immediate_fails_waiting_putter);
     tcase_add_test(tc, test_shutdown_with_a_woken_getter);
+    tcase_add_test(tc, test_get_dropped_unread_leaves_item);
     tcase_add_test(tc, test_free_with_waiters_is_busy);
     tcase_add_test(tc, test_queue_in_caller_storage);
     suite_add_tcase(s, tc);

@@ -307,6 +307,58 @@ START_TEST(test_lock_woken_waiter_cancelled_before_it_runs)
 }
 END_TEST
 
+/* An acquire served at once holds the lock (or the permit) for whoever
+ * reads its result; a future dropped unread - by a combinator that ran out
+ * of memory, say - gives it back, to the next waiter if there is one. */
+CIO_ASYNC(lock_taker, cio_lock *l;)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_lock_acquire(self->l));
+    trace_add(&tr, "waiter-got");
+    ck_assert_int_eq(cio_lock_release(self->l), 0);
+    CIO_END();
+}
+
+START_TEST(test_acquire_dropped_unread_gives_back)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_lock *l = cio_lock_new(loop);
+    cio_semaphore *sem = cio_semaphore_new(loop, 1, 1);
+    cio_future *f, *waiter;
+
+    f = cio_lock_acquire(l);
+    ck_assert(cio_future_done(f) && cio_lock_locked(l));
+    cio_future_unref(f);                /* never read */
+    ck_assert(!cio_lock_locked(l));
+
+    f = cio_lock_acquire(l);            /* read: the lock is the reader's */
+    ck_assert_int_eq(cio_future_result(f, NULL), 0);
+    cio_future_unref(f);
+    ck_assert(cio_lock_locked(l));
+    ck_assert_int_eq(cio_lock_release(l), 0);
+
+    f = cio_lock_acquire(l);            /* dropped with a waiter queued */
+    waiter = CIO_START(loop, lock_taker, .l = l);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert(!cio_future_done(waiter));
+    cio_future_unref(f);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, waiter, NULL), 0);
+    ck_assert_str_eq(tr.buf, "waiter-got");
+    ck_assert(!cio_lock_locked(l));
+
+    f = cio_semaphore_acquire(sem);
+    ck_assert_int_eq(cio_semaphore_value(sem), 0);
+    cio_future_unref(f);
+    ck_assert_int_eq(cio_semaphore_value(sem), 1);
+    ck_assert_int_eq(cio_semaphore_release(sem), CIO_EOVERFLOW);   /* not over-counted */
+
+    ck_assert_int_eq(cio_semaphore_free(sem), 0);
+    ck_assert_int_eq(cio_lock_free(l), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* A newcomer never barges ahead of a woken waiter. */
 CIO_ASYNC(lock_no_barging_main, cio_lock *l; cio_future *a; cio_future *late;)
 {
@@ -1107,6 +1159,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_S4_release_unlocked_lock);
     tcase_add_test(tc, test_lock_waiter_cancelled_while_waiting);
     tcase_add_test(tc, test_lock_woken_waiter_cancelled_before_it_runs);
+    tcase_add_test(tc, test_acquire_dropped_unread_gives_back);
     tcase_add_test(tc, test_lock_newcomer_does_not_barge);
     tcase_add_test(tc, test_S6_event_wakes_all_waiters);
     tcase_add_test(tc, test_S6_event_set_then_clear_still_wakes_waiters);

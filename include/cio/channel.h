@@ -34,7 +34,8 @@ CIO_API int cio_chan_free(cio_chan *c);
  * with CIO_ECLOSED if the channel is (or gets) closed first. */
 CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
 /* Receive into `dst`; result 1. Fails with CIO_ECLOSED once closed and
- * drained. */
+ * drained. The element is copied when the result is first read; a future
+ * dropped unread leaves it in the channel. */
 CIO_API cio_future *cio_chan_recv(cio_chan *c, void *dst);
 /* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. Unbuffered, it
  * succeeds when a receiver waits, copying the element to it at once; if

@@ -50,7 +50,8 @@ CIO_API cio_future *cio_queue_put(cio_queue *q, cio_value item);
 /* Put without waiting: 0, CIO_EFULL, CIO_ESHUTDOWN or CIO_ENOMEM. */
 CIO_API int cio_queue_put_nowait(cio_queue *q, cio_value item);
 /* Get an item (the future's result), waiting while the queue is empty.
- * Fails with CIO_ESHUTDOWN once shut down and empty. */
+ * Fails with CIO_ESHUTDOWN once shut down and empty. The item leaves the
+ * queue when the result is first read; a future dropped unread leaves it. */
 CIO_API cio_future *cio_queue_get(cio_queue *q);
 /* Get without waiting: 0 and *out, CIO_EEMPTY or CIO_ESHUTDOWN. */
 CIO_API int cio_queue_get_nowait(cio_queue *q, cio_value *out);

@@ -41,7 +41,8 @@ CIO_API cio_lock *cio_lock_new_in(cio_loop *loop, void *storage, size_t size);
 /* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_lock_free(cio_lock *l);
 /* Acquire: done at once (no yield) when free and nobody waits, else when
- * the lock is handed over, FIFO. Result 1. */
+ * the lock is handed over, FIFO. Result 1. A future dropped before its
+ * result is read gives the lock back. */
 CIO_API cio_future *cio_lock_acquire(cio_lock *l);
 /* Release; wakes the first waiter. CIO_EINVALSTATE if not locked. */
 CIO_API int cio_lock_release(cio_lock *l);
@@ -94,7 +95,8 @@ CIO_API cio_semaphore *cio_semaphore_new_in(cio_loop *loop, int value, int bound
 /* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_semaphore_free(cio_semaphore *s);
 /* Take a permit: at once (no yield) when one is free and nobody waits,
- * else FIFO. Result 1. */
+ * else FIFO. Result 1. A future dropped before its result is read gives
+ * the permit back. */
 CIO_API cio_future *cio_semaphore_acquire(cio_semaphore *s);
 /* Give a permit back (wakes the first waiter). CIO_EOVERFLOW (nothing
  * changes) when a bounded semaphore would exceed its initial value. */

@@ -376,10 +376,30 @@ int cio_chan_try_recv(cio_chan *c, void *dst)
 
 cio_future *cio_chan_recv(cio_chan *c, void *dst)
 {
+    cio__slot *s;
+    cio_future *f;
     int err;
 
     if (c == NULL || dst == NULL)
         return NULL;
+    /* Ready now: served like a woken receiver, so the element is copied
+     * when the result is read and stays in the channel (or with its
+     * sender) if it never is. */
+    if (c->cap > 0 && c->len > c->reserved_items) {
+        f = cio__wait_served(c->loop, &recv_vt, &c->receivers, cio_ptr(dst), cio_int(1));
+        if (f != NULL)
+            c->reserved_items++;
+        return f;
+    }
+    if (c->cap == 0 && (s = c->senders.head) != NULL && !cio__select_is_proxy(s)) {
+        f = cio__wait_served(c->loop, &recv_vt, &c->receivers, cio_ptr(dst), cio_int(1));
+        if (f == NULL)
+            return NULL;
+        cio__waitq_remove(s);           /* matched, as match_sender does */
+        s->u.w.prev = SLOT(f);
+        SLOT(f)->u.w.next = s;
+        return f;
+    }
     err = cio_chan_try_recv(c, dst);
     if (err == 0)
         return cio__wait_done(c->loop, cio_int(1));

@@ -112,8 +112,13 @@ cio_future *cio_lock_acquire(cio_lock *l)
     if (l == NULL)
         return NULL;
     if (!l->locked && cio__waitq_empty(&l->waiters)) {
-        l->locked = 1;                      /* no yield (S3) */
-        return cio__wait_done(l->loop, cio_int(1));
+        /* no yield (S3); dropped unread, it unlocks (acquirer_destroy) */
+        cio_future *f = cio__wait_served(l->loop, &acquire_vt, &l->waiters,
+                                         cio_int(0), cio_int(1));
+
+        if (f != NULL)
+            l->locked = 1;
+        return f;
     }
     return cio__wait_new(l->loop, &acquire_vt, &l->waiters, cio_int(0));
 }

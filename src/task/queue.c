@@ -377,16 +377,20 @@ int cio_queue_get_nowait(cio_queue *q, cio_value *out)
 
 cio_future *cio_queue_get(cio_queue *q)
 {
-    cio_value v;
-    int err;
+    cio_future *f;
 
     if (q == NULL)
         return NULL;
-    err = cio_queue_get_nowait(q, &v);
-    if (err == 0)
-        return cio__wait_done(q->loop, v);
-    if (err != CIO_EEMPTY)
-        return cio__wait_failed(q->loop, err);
+    if (q->len > q->reserved_items) {
+        /* An item is there: reserve it like a woken getter's; it leaves the
+         * queue when the result is read, and stays if never read. */
+        f = cio__wait_served(q->loop, &get_vt, &q->getters, cio_int(0), cio_int(0));
+        if (f != NULL)
+            q->reserved_items++;
+        return f;
+    }
+    if (q->shutdown)
+        return cio__wait_failed(q->loop, CIO_ESHUTDOWN);
     return cio__wait_new(q->loop, &get_vt, &q->getters, cio_int(0));
 }
 

@@ -78,8 +78,13 @@ cio_future *cio_semaphore_acquire(cio_semaphore *s)
     if (s == NULL)
         return NULL;
     if (s->value > 0 && cio__waitq_empty(&s->waiters)) {
-        s->value--;                         /* no yield */
-        return cio__wait_done(s->loop, cio_int(1));
+        /* no yield; dropped unread, the permit comes back (acquirer_destroy) */
+        cio_future *f = cio__wait_served(s->loop, &acquire_vt, &s->waiters,
+                                         cio_int(0), cio_int(1));
+
+        if (f != NULL)
+            s->value--;
+        return f;
     }
     return cio__wait_new(s->loop, &acquire_vt, &s->waiters, cio_int(0));
 }

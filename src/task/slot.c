@@ -155,6 +155,20 @@ cio_future *cio__wait_done(cio_loop *loop, cio_value v)
     return &s->fut;
 }
 
+cio_future *cio__wait_served(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                             cio_value arg, cio_value v)
+{
+    cio__slot *s = cio__slot_get(loop, vt, sizeof(cio__slot), 1);
+
+    if (s == NULL)
+        return NULL;
+    s->u.w.arg = arg;
+    s->u.w.q = q;                       /* its owner; never queued */
+    s->u.w.prev = s->u.w.next = NULL;
+    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+    return &s->fut;
+}
+
 cio_future *cio__wait_failed(cio_loop *loop, int err)
 {
     cio__slot *s = cio__slot_get(loop, &finished_vt, sizeof(cio__slot), 1);
