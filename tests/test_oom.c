@@ -1072,6 +1072,20 @@ CIO_ASYNC(scopes_main, int i; ptrdiff_t sum; int failed; cio_future *g; cio_futu
     self->held = NULL;
     STEP(take(&self->g));
     ck_assert_int_eq(objs.tokens, 0);
+    /* a wait through a combinator: whatever it ends with (its timeout, or
+     * the combinator out of memory before the wait began), main holds the
+     * lock afterwards, never some other state */
+    STEP(cio_lock_acquire(cio_cond_lock(objs.cond)));
+    self->held = cio_cond_lock(objs.cond);
+    CIO_AWAIT_TRY(cio_wait_for(loop, cio_cond_wait(objs.cond), 0.0003));
+    ck_assert(cio_lock_locked(self->held));
+    if (CIO_ERROR != CIO_ETIMEDOUT) {
+        CHECK_STEP(CIO_ERROR);
+        ck_assert_int_ne(CIO_ERROR, 0);
+        CIO_RAISE(CIO_ERROR);
+    }
+    ck_assert_int_eq(cio_lock_release(self->held), 0);
+    self->held = NULL;
 
     /* a semaphore and a bounded one, PERMITS holders at a time; main
      * holds every permit of the first at the start, gives up waiting for

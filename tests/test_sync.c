@@ -802,6 +802,39 @@ START_TEST(test_S9_cancelled_condition_waiter_holds_lock)
 }
 END_TEST
 
+/* The lock is released when a wait is first awaited, as asyncio's wait()
+ * releases it when it starts: a wait dropped or cancelled before that
+ * leaves the lock with its holder, and one awaited after the lock was
+ * released fails with CIO_EINVALSTATE. */
+START_TEST(test_S9_condition_wait_releases_when_awaited)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_cond *c = cio_cond_new(loop, NULL);
+    cio_lock *l = cio_cond_lock(c);
+    cio_future *f, *w;
+
+    f = cio_lock_acquire(l);
+    ck_assert_int_eq(cio_future_result(f, NULL), 0);
+    cio_future_unref(f);
+    w = cio_cond_wait(c);
+    ck_assert(!cio_future_done(w) && cio_lock_locked(l));
+    cio_future_unref(w);                /* dropped: nothing happened */
+    ck_assert(cio_lock_locked(l));
+    w = cio_cond_wait(c);
+    ck_assert_int_eq(cio_future_cancel(w, NULL), 1);
+    ck_assert_int_eq(cio_future_result(w, NULL), CIO_ECANCELLED);
+    cio_future_unref(w);
+    ck_assert(cio_lock_locked(l));
+    w = cio_cond_wait(c);
+    ck_assert_int_eq(cio_lock_release(l), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, w, NULL), CIO_EINVALSTATE);
+    ck_assert(!cio_lock_locked(l));
+    ck_assert_int_eq(cio_cond_free(c), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* A waiter notified and cancelled before it runs does not swallow the
  * notification: it is passed on to the next waiter (asyncio 3.13,
  * gh-112202; 3.11 and 3.12 lost it). */
@@ -1171,6 +1204,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_S9_condition_on_given_lock);
     tcase_add_test(tc, test_S9_cancelled_condition_waiter_holds_lock);
     tcase_add_test(tc, test_S9_notified_waiter_cancelled_passes_notification_on);
+    tcase_add_test(tc, test_S9_condition_wait_releases_when_awaited);
     tcase_add_test(tc, test_barrier_three_parties);
     tcase_add_test(tc, test_barrier_abort_and_reset);
     tcase_add_test(tc, test_barrier_cancelled_waiter_leaves);

@@ -78,7 +78,9 @@ CIO_API int cio_cond_free(cio_cond *c);
 CIO_API cio_lock *cio_cond_lock(cio_cond *c);
 /* Release the lock, wait for a notify, re-acquire the lock, then complete
  * (result 1). Also on cancellation the lock is re-acquired before the wait
- * ends (with CIO_ECANCELLED). Fails with CIO_EINVALSTATE if not locked. */
+ * ends (with CIO_ECANCELLED). Fails with CIO_EINVALSTATE if not locked.
+ * The lock is released when the wait is first awaited: whatever it ends
+ * with, even dropped unawaited, the caller holds the lock afterwards. */
 CIO_API cio_future *cio_cond_wait(cio_cond *c);
 /* Wake up to n waiters (FIFO). CIO_EINVALSTATE if the lock is not held. */
 CIO_API int cio_cond_notify(cio_cond *c, size_t n);

@@ -29,18 +29,21 @@ typedef char cond_fits[sizeof(cio_cond) <= CIO_COND_SIZE ? 1 : -1];
 static void acquirer_destroy(cio_future *f);
 static void cond_waiter_destroy(cio_future *f);
 static int cond_waiter_cancel(cio_future *f, const char *msg);
+static void cond_waiter_arm(cio_future *f);
 
 static const cio__future_vt acquire_vt = {
     .kind = "Lock.acquire", .cancel = cio__wait_cancel, .destroy = acquirer_destroy
 };
 
-/* A condition waiter: u.w.arg.p is its condition; CIO__FF_MARK once it
- * waits for the lock; NOTIFIED if a notify sent it there (else it was
- * cancelled); CANCELLED once cancelled (it ends so, holding the lock). */
+/* A condition waiter: u.w.arg.p is its condition; CIO__FF_LAZY until it is
+ * first awaited (armed); CIO__FF_MARK once it waits for the lock; NOTIFIED
+ * if a notify sent it there (else it was cancelled); CANCELLED once
+ * cancelled (it ends so, holding the lock). */
 #define NOTIFIED  32u
 #define CANCELLED 64u
 static const cio__future_vt cond_wait_vt = {
-    .kind = "Condition.wait", .cancel = cond_waiter_cancel, .destroy = cond_waiter_destroy
+    .kind = "Condition.wait", .cancel = cond_waiter_cancel, .destroy = cond_waiter_destroy,
+    .arm = cond_waiter_arm
 };
 
 #define SLOT(f) ((cio__slot *)(void *)(f))
@@ -208,21 +211,40 @@ static void to_lock(cio_cond *c, cio__slot *s, int notified)
         hand_on(c->lock);
 }
 
+/* The lock is released when the wait is first awaited (armed), as
+ * asyncio's wait() releases it when it starts to run: a future dropped
+ * before that - by a combinator out of memory - changed nothing, so
+ * whatever a wait ends with, its caller holds the lock. */
 cio_future *cio_cond_wait(cio_cond *c)
 {
-    cio_future *f;
+    cio__slot *s;
 
     if (c == NULL)
         return NULL;
     if (!c->lock->locked)
         return cio__wait_failed(c->loop, CIO_EINVALSTATE);
-    f = cio__wait_new(c->loop, &cond_wait_vt, &c->waiters, cio_ptr(c));
-    if (f == NULL)
+    s = cio__slot_get(c->loop, &cond_wait_vt, sizeof(cio__slot), 1);
+    if (s == NULL)
         return NULL;
-    /* u.w.q must lead back to the condition while it waits for a notify:
-     * the notify queue is c->waiters. */
+    s->u.w.arg = cio_ptr(c);
+    s->u.w.q = &c->waiters;             /* leads back to the condition */
+    s->u.w.prev = s->u.w.next = NULL;
+    s->fut.flags |= CIO__FF_LAZY;
+    return &s->fut;
+}
+
+static void cond_waiter_arm(cio_future *f)
+{
+    cio__slot *s = SLOT(f);
+    cio_cond *c = s->u.w.arg.p;
+
+    f->flags &= ~CIO__FF_LAZY;
+    if (!c->lock->locked) {             /* released since: not ours to wait with */
+        cio__future_finish(f, CIO__DONE, CIO_EINVALSTATE, cio_ptr(NULL));
+        return;
+    }
+    cio__waitq_push(&c->waiters, s);
     cio_lock_release(c->lock);
-    return f;
 }
 
 static cio_cond *cond_of(cio__slot *s)
@@ -237,7 +259,10 @@ static int cond_waiter_cancel(cio_future *f, const char *msg)
 {
     cio__slot *s = SLOT(f);
 
-    (void)msg;
+    if (s->fut.flags & CIO__FF_LAZY) {  /* never awaited: the lock stays */
+        s->fut.flags &= ~CIO__FF_LAZY;
+        return cio__future_cancel_plain(f, msg);
+    }
     if (!(s->fut.flags & CIO__FF_MARK)) {
         to_lock(cond_of(s), s, 0);
         return 1;
