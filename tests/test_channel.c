@@ -1025,8 +1025,9 @@ static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_
 
 /* A receive served at once copies the element when its result is read;
  * dropped unread, the element stays: in the buffer, or with its sender,
- * which then completes with the next receiver. */
-START_TEST(test_recv_dropped_unread_leaves_element)
+ * which then completes with the next receiver. A buffered send served at
+ * once likewise sends nothing if dropped unread. */
+START_TEST(test_recv_or_send_dropped_unread_changes_nothing)
 {
     reports r;
     cio_loop *loop = loop_with_reports(&r);
@@ -1043,6 +1044,10 @@ START_TEST(test_recv_dropped_unread_leaves_element)
     ck_assert_uint_eq(cio_chan_len(b), 1);
     ck_assert_int_eq(cio_chan_try_recv(b, &got), 0);
     ck_assert_int_eq(got, 5);
+    f = cio_chan_send(b, &v);           /* a send dropped unread sends nothing */
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);
+    ck_assert_uint_eq(cio_chan_len(b), 0);
 
     sender = CIO_START(loop, int_sender, .c = u, .name = "s", .first = 9, .count = 1);
     ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
@@ -1144,7 +1149,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_woken_receiver_cancelled_loses_nothing);
     tcase_add_test(tc, test_woken_sender_or_matched_receiver_cancelled);
     tcase_add_test(tc, test_select_woken_then_cancelled_does_nothing);
-    tcase_add_test(tc, test_recv_dropped_unread_leaves_element);
+    tcase_add_test(tc, test_recv_or_send_dropped_unread_changes_nothing);
     tcase_add_test(tc, test_free_busy_and_caller_storage);
     suite_add_tcase(s, tc);
     return s;

@@ -393,6 +393,16 @@ CIO_ASYNC(queues_main, int i; int v; cio_select_case cases[2]; int got; cio_futu
         CIO_RAISE(CIO_ERROR);
     }
     ck_assert_int_eq(CIO_RESULT.i, 7);
+    /* a put through a combinator: on its failure nothing was put, so a
+     * retry would not duplicate the item */
+    CIO_AWAIT_TRY(cio_wait_for(loop, cio_queue_put(queues[1], cio_int(8)), 1.0));
+    if (CIO_ERROR != 0) {
+        CHECK_STEP(CIO_ERROR);
+        ck_assert_uint_eq(cio_queue_qsize(queues[1]), 0);
+        CIO_RAISE(CIO_ERROR);
+    }
+    ck_assert_int_eq(cio_queue_get_nowait(queues[1], &r), 0);
+    ck_assert_int_eq(r.i, 8);
     /* the same for an element of a buffered channel */
     self->v = 5;
     CALL(cio_chan_try_send(chans[1], &self->v));

@@ -841,8 +841,8 @@ CIO_ASYNC(free_busy_main, cio_queue *q; cio_queue *full; cio_future *g; cio_futu
 
 /* A get served at once (an item was there) takes the item when its result
  * is read; dropped unread - by a combinator out of memory, say - it leaves
- * the item in the queue, in its place. */
-START_TEST(test_get_dropped_unread_leaves_item)
+ * the item in the queue, in its place. A put likewise puts nothing. */
+START_TEST(test_get_or_put_dropped_unread_changes_nothing)
 {
     reports r;
     cio_loop *loop = loop_with_reports(&r);
@@ -863,6 +863,21 @@ START_TEST(test_get_dropped_unread_leaves_item)
     ck_assert_str_eq(v.p, "y");
     cio_future_unref(f);
     ck_assert_uint_eq(cio_queue_qsize(q), 0);
+    /* a put dropped unread puts nothing (a retry never duplicates) */
+    f = cio_queue_put(q, str("z"));
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);
+    ck_assert_uint_eq(cio_queue_qsize(q), 0);
+    f = cio_queue_put(q, str("z"));
+    ck_assert_int_eq(cio_future_result(f, NULL), 0);
+    cio_future_unref(f);
+    ck_assert_uint_eq(cio_queue_qsize(q), 1);
+    ck_assert_int_eq(cio_queue_get_nowait(q, &v), 0);
+    ck_assert_str_eq(v.p, "z");
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), 0);
+    ck_assert_int_eq(cio_queue_task_done(q), CIO_EOVERFLOW);  /* three were put */
     ck_assert_int_eq(cio_queue_free(q), 0);
     loop_done(loop, &r, 0);
 }
@@ -1002,7 +1017,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_shutdown_immediate_drops_items);
     tcase_add_test(tc, test_shutdown_immediate_fails_waiting_putter);
     tcase_add_test(tc, test_shutdown_with_a_woken_getter);
-    tcase_add_test(tc, test_get_dropped_unread_leaves_item);
+    tcase_add_test(tc, test_get_or_put_dropped_unread_changes_nothing);
     tcase_add_test(tc, test_free_with_waiters_is_busy);
     tcase_add_test(tc, test_queue_in_caller_storage);
     suite_add_tcase(s, tc);

@@ -330,16 +330,22 @@ void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
 cio_future *cio_chan_send(cio_chan *c, const void *elem)
 {
     cio__slot *s;
-    int err;
 
     if (c == NULL || elem == NULL)
         return NULL;
     if (c->cap > 0) {
-        err = cio_chan_try_send(c, elem);
-        if (err == 0)
-            return cio__wait_done(c->loop, cio_int(0));
-        if (err != CIO_EFULL)
-            return cio__wait_failed(c->loop, err);
+        if (c->closed)
+            return cio__wait_failed(c->loop, CIO_ECLOSED);
+        if (c->len + c->reserved_room < c->cap && cio__waitq_empty(&c->senders)) {
+            /* Room now: reserved like a woken sender's; the element is
+             * copied in when the result is read, never if it is not. */
+            cio_future *f = cio__wait_served(c->loop, &send_vt, &c->senders,
+                                             cio_ptr((void *)(uintptr_t)elem), cio_int(0));
+
+            if (f != NULL)
+                c->reserved_room++;
+            return f;
+        }
         return cio__wait_new(c->loop, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
     }
     if (c->closed)

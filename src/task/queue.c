@@ -235,11 +235,18 @@ static void putter_take(cio_future *f)
     cio_queue *q = PUTTERS_OF(s);
 
     q->reserved_room--;
-    if (reserve(q) == 0) {                  /* bounded: there is room */
-        push(q, s->u.w.arg);
-        wake_getters(q);
-    }
     f->result = cio_int(0);
+    if (q->shutdown) {                      /* shut down since it was served */
+        f->err = CIO_ESHUTDOWN;
+        return;
+    }
+    if (reserve(q) != 0) {                  /* the array could not grow */
+        f->err = CIO_ENOMEM;
+        wake_putters(q);
+        return;
+    }
+    push(q, s->u.w.arg);
+    wake_getters(q);
 }
 
 static void putter_destroy(cio_future *f)
@@ -348,15 +355,21 @@ int cio_queue_put_nowait(cio_queue *q, cio_value item)
 
 cio_future *cio_queue_put(cio_queue *q, cio_value item)
 {
-    int err;
+    cio_future *f;
 
     if (q == NULL)
         return NULL;
-    err = cio_queue_put_nowait(q, item);
-    if (err == 0)
-        return cio__wait_done(q->loop, cio_int(0));
-    if (err != CIO_EFULL)
-        return cio__wait_failed(q->loop, err);
+    if (q->shutdown)
+        return cio__wait_failed(q->loop, CIO_ESHUTDOWN);
+    if (room(q) && cio__waitq_empty(&q->putters)) {
+        /* Room now: reserve it like a woken putter's. The item goes in
+         * when the result is read, so a put dropped unread (a combinator
+         * out of memory) puts nothing, and a retry never duplicates. */
+        f = cio__wait_served(q->loop, &put_vt, &q->putters, item, cio_int(0));
+        if (f != NULL)
+            q->reserved_room++;
+        return f;
+    }
     return cio__wait_new(q->loop, &put_vt, &q->putters, item);
 }
 
