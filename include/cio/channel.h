@@ -30,8 +30,9 @@ CIO_API cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem_size, size_t capac
 /* Free it: 0, or CIO_EBUSY if tasks wait on it. */
 CIO_API int cio_chan_free(cio_chan *c);
 
-/* Send the element at `elem` (copied when it is taken or buffered). Fails
- * with CIO_ECLOSED if the channel is (or gets) closed first. */
+/* Send the element at `elem` (copied when it is taken or buffered; into a
+ * buffer when the result is first read: dropped unread, it sends nothing).
+ * Fails with CIO_ECLOSED if the channel is (or gets) closed first. */
 CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
 /* Receive into `dst`; result 1. Fails with CIO_ECLOSED once closed and
  * drained. The element is copied when the result is first read; a future

@@ -44,8 +44,9 @@ CIO_API int cio_queue_free(cio_queue *q);
 typedef int (*cio_queue_compare_fn)(cio_value a, cio_value b);
 CIO_API void cio_queue_set_compare(cio_queue *q, cio_queue_compare_fn cmp);
 
-/* Put item, waiting while the queue is full. Fails with CIO_ESHUTDOWN once
- * shut down, CIO_ENOMEM if an unbounded queue cannot grow. */
+/* Put item, waiting while the queue is full; it goes in when the result is
+ * first read (dropped unread, the put puts nothing). Fails with
+ * CIO_ESHUTDOWN once shut down, CIO_ENOMEM if the queue cannot grow. */
 CIO_API cio_future *cio_queue_put(cio_queue *q, cio_value item);
 /* Put without waiting: 0, CIO_EFULL, CIO_ESHUTDOWN or CIO_ENOMEM. */
 CIO_API int cio_queue_put_nowait(cio_queue *q, cio_value item);
