@@ -1023,6 +1023,41 @@ static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_
     return realloc(ptr, new_size);
 }
 
+static void *refusing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)ctx;
+    (void)old_size;
+    if (new_size == 0)
+        free(ptr);
+    return NULL;
+}
+
+/* A select with a ready case that cannot get memory for its future does
+ * nothing: the element stays in the channel. */
+START_TEST(test_select_out_of_memory_does_nothing)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_chan *c = cio_chan_new(loop, sizeof(int), 2);
+    cio_select_case cs[1];
+    int v = 5, got = 0;
+    cio_future *f;
+
+    ck_assert_int_eq(cio_chan_try_send(c, &v), 0);
+    cs[0] = (cio_select_case){ .chan = c, .op = CIO_SELECT_RECV, .buf = &got };
+    cio_set_allocator(refusing_realloc, NULL);
+    f = cio_select(loop, cs, 1, -1, 0);     /* outside a task: a pooled slot */
+    cio_set_allocator(NULL, NULL);
+    ck_assert_ptr_null(f);
+    ck_assert_int_eq(got, 0);
+    ck_assert_uint_eq(cio_chan_len(c), 1);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_select(loop, cs, 1, -1, 0), NULL), 0);
+    ck_assert_int_eq(got, 5);
+    ck_assert_int_eq(cio_chan_free(c), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* A receive served at once copies the element when its result is read;
  * dropped unread, the element stays: in the buffer, or with its sender,
  * which then completes with the next receiver. A buffered send served at
@@ -1150,6 +1185,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_woken_sender_or_matched_receiver_cancelled);
     tcase_add_test(tc, test_select_woken_then_cancelled_does_nothing);
     tcase_add_test(tc, test_recv_or_send_dropped_unread_changes_nothing);
+    tcase_add_test(tc, test_select_out_of_memory_does_nothing);
     tcase_add_test(tc, test_free_busy_and_caller_storage);
     suite_add_tcase(s, tc);
     return s;

@@ -275,6 +275,7 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
                        int nonblocking)
 {
     size_t i, nready = 0, pick, size;
+    cio_future *f;
     cio__slot *s;
     sel *x;
     int err;
@@ -294,8 +295,16 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
         for (i = 0; i < n; i++)
             if (ready(&cases[i]) && pick-- == 0)
                 break;
+        /* The future first: out of memory must leave the case undone. */
+        f = cio__wait_done(loop, cio_int((ptrdiff_t)i));
+        if (f == NULL)
+            return NULL;
         err = do_now(&cases[i]);
-        return err != 0 ? cio__wait_failed(loop, err) : cio__wait_done(loop, cio_int((ptrdiff_t)i));
+        if (err != 0) {                 /* nobody can have seen it yet */
+            f->err = (int16_t)err;
+            f->result.p = NULL;
+        }
+        return f;
     }
     if (nonblocking)
         return cio__wait_done(loop, cio_int(-1));
