@@ -1023,15 +1023,6 @@ static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_
     return realloc(ptr, new_size);
 }
 
-static void *refusing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
-{
-    (void)ctx;
-    (void)old_size;
-    if (new_size == 0)
-        free(ptr);
-    return NULL;
-}
-
 /* A select with a ready case that cannot get memory for its future does
  * nothing: the element stays in the channel. */
 START_TEST(test_select_out_of_memory_does_nothing)

@@ -912,6 +912,34 @@ START_TEST(test_barrier_three_parties)
 }
 END_TEST
 
+/* The last party's wait that cannot get memory for its future leaves the
+ * round as it was: the others still wait, and a later arrival releases
+ * them. */
+START_TEST(test_barrier_last_party_out_of_memory_changes_nothing)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_barrier *b = cio_barrier_new(loop, 2);
+    cio_future *t, *f;
+
+    t = CIO_START(loop, barrier_waiter, .b = b, .name = "A");
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert_uint_eq(cio_barrier_n_waiting(b), 1);
+    cio_set_allocator(refusing_realloc, NULL);
+    f = cio_barrier_wait(b);            /* outside a task: a pooled slot */
+    cio_set_allocator(NULL, NULL);
+    ck_assert_ptr_null(f);
+    ck_assert_uint_eq(cio_barrier_n_waiting(b), 1);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert(!cio_future_done(t));
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_barrier_wait(b), NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, t, NULL), 0);
+    ck_assert_str_eq(tr.buf, "arriveA passA=0");
+    ck_assert_int_eq(cio_barrier_free(b), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 CIO_ASYNC(barrier_abort_main, cio_barrier *b; cio_future *t[2]; int i;)
 {
     CIO_BEGIN();
@@ -1207,6 +1235,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_S9_condition_wait_releases_when_awaited);
     tcase_add_test(tc, test_barrier_three_parties);
     tcase_add_test(tc, test_barrier_abort_and_reset);
+    tcase_add_test(tc, test_barrier_last_party_out_of_memory_changes_nothing);
     tcase_add_test(tc, test_barrier_cancelled_waiter_leaves);
     tcase_add_test(tc, test_free_with_waiters_is_busy);
     tcase_add_test(tc, test_primitives_in_caller_storage);

@@ -94,6 +94,19 @@ static void tracef(const char *fmt, ...)
 /* A string literal as a callback argument (-Wwrite-strings makes it const). */
 #define W(s) ((void *)(uintptr_t)(s))
 
+/* An allocator (cio_set_allocator) that refuses every allocation: what a
+ * call does when memory runs out. Frees as malloc's. */
+static void *refusing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+    __attribute__((unused));
+static void *refusing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+    (void)ctx;
+    (void)old_size;
+    if (new_size == 0)
+        free(ptr);
+    return NULL;
+}
+
 /* What the exception handler saw. */
 typedef struct reports {
     int count;

@@ -64,6 +64,7 @@ int cio_barrier_free(cio_barrier *b)
 cio_future *cio_barrier_wait(cio_barrier *b)
 {
     cio__slot *s;
+    cio_future *f;
     size_t index;
 
     if (b == NULL)
@@ -72,17 +73,20 @@ cio_future *cio_barrier_wait(cio_barrier *b)
         return cio__wait_failed(b->loop, CIO_EBROKEN);
     index = b->count;
     if (index + 1 < b->parties) {
-        cio_future *f = cio__wait_new(b->loop, &wait_vt, &b->waiters, cio_int((ptrdiff_t)index));
-
+        f = cio__wait_new(b->loop, &wait_vt, &b->waiters, cio_int((ptrdiff_t)index));
         if (f != NULL)
             b->count++;
         return f;
     }
-    /* the last arrival: release the round, in arrival order */
+    /* the last arrival: its future first (out of memory must leave the
+     * round as it was), then release the round, in arrival order */
+    f = cio__wait_done(b->loop, cio_int((ptrdiff_t)index));
+    if (f == NULL)
+        return NULL;
     b->count = 0;
     while ((s = cio__waitq_pop(&b->waiters)) != NULL)
         cio__wait_wake(s, s->u.w.arg);
-    return cio__wait_done(b->loop, cio_int((ptrdiff_t)index));
+    return f;
 }
 
 static void fail_all(cio_barrier *b)
