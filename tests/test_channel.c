@@ -1049,6 +1049,57 @@ START_TEST(test_select_out_of_memory_does_nothing)
 }
 END_TEST
 
+/* A select whose ready case is promised at once does it when its result
+ * is first read; dropped unread, it does nothing: a buffered element or
+ * room stays, a waiting sender keeps waiting for the next receiver. */
+START_TEST(test_select_dropped_unread_does_nothing)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_chan *b = cio_chan_new(loop, sizeof(int), 1);
+    cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
+    cio_select_case cs[1];
+    cio_future *f, *sender;
+    int v = 5, got = 0;
+
+    cs[0] = (cio_select_case){ .chan = b, .op = CIO_SELECT_SEND, .buf = &v };
+    f = cio_select(loop, cs, 1, -1, 0);
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);                /* never read: nothing sent */
+    ck_assert_uint_eq(cio_chan_len(b), 0);
+    ck_assert_int_eq(cio_chan_try_send(b, &v), 0);
+    cs[0] = (cio_select_case){ .chan = b, .op = CIO_SELECT_RECV, .buf = &got };
+    f = cio_select(loop, cs, 1, -1, 0);
+    cio_future_unref(f);                /* never read: nothing received */
+    ck_assert_int_eq(got, 0);
+    ck_assert_uint_eq(cio_chan_len(b), 1);
+    f = cio_select(loop, cs, 1, -1, 0);
+    ck_assert_int_eq(cio_future_result(f, NULL), 0);   /* read: received */
+    cio_future_unref(f);
+    ck_assert_int_eq(got, 5);
+    ck_assert(cs[0].ok);
+    ck_assert_uint_eq(cio_chan_len(b), 0);
+
+    sender = CIO_START(loop, int_sender, .c = u, .name = "s", .first = 9, .count = 1);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    got = 0;
+    cs[0] = (cio_select_case){ .chan = u, .op = CIO_SELECT_RECV, .buf = &got };
+    f = cio_select(loop, cs, 1, -1, 0);
+    ck_assert(cio_future_done(f));
+    cio_future_unref(f);
+    ck_assert_int_eq(got, 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert(!cio_future_done(sender));
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_select(loop, cs, 1, -1, 0), NULL), 0);
+    ck_assert_int_eq(got, 9);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, sender, NULL), 0);
+    ck_assert_str_eq(tr.buf, "s-start s-sent9");
+    ck_assert_int_eq(cio_chan_free(b), 0);
+    ck_assert_int_eq(cio_chan_free(u), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* A receive served at once copies the element when its result is read;
  * dropped unread, the element stays: in the buffer, or with its sender,
  * which then completes with the next receiver. A buffered send served at
@@ -1177,6 +1228,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_select_woken_then_cancelled_does_nothing);
     tcase_add_test(tc, test_recv_or_send_dropped_unread_changes_nothing);
     tcase_add_test(tc, test_select_out_of_memory_does_nothing);
+    tcase_add_test(tc, test_select_dropped_unread_does_nothing);
     tcase_add_test(tc, test_free_busy_and_caller_storage);
     suite_add_tcase(s, tc);
     return s;

@@ -414,6 +414,17 @@ CIO_ASYNC(queues_main, int i; int v; cio_select_case cases[2]; int got; cio_futu
         CIO_RAISE(CIO_ERROR);
     }
     ck_assert_int_eq(self->got, 5);
+    /* and through a select */
+    CALL(cio_chan_try_send(chans[1], &self->v));
+    self->cases[0] = (cio_select_case){ .chan = chans[1], .op = CIO_SELECT_RECV, .buf = &self->got };
+    self->got = 0;
+    CIO_AWAIT_TRY(cio_wait_for(loop, cio_select(loop, self->cases, 1, -1, 0), 1.0));
+    if (CIO_ERROR != 0) {
+        CHECK_STEP(CIO_ERROR);
+        ck_assert_uint_eq(cio_chan_len(chans[1]), 1);
+        CIO_RAISE(CIO_ERROR);
+    }
+    ck_assert_int_eq(self->got, 5);
     /* an unbuffered channel, closed by its sender */
     STEP(cio_gather(loop, 2, (cio_future *[]){
         CIO_START(loop, chan_sender, .c = chans[0], .n = 20),

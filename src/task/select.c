@@ -271,12 +271,77 @@ static int do_now(cio_select_case *k)
     return 0;
 }
 
+/* Ready case k can be promised now and done when the result is first read,
+ * as a woken proxy's is (select_take), so a select dropped unread gives it
+ * back (give_back). Not so: a closed channel (nothing to promise), an
+ * unbuffered send to a waiting receiver, a receive from another select. */
+static int promisable(const cio_select_case *k)
+{
+    const cio_chan *c = k->chan;
+
+    if (c->closed)
+        return 0;
+    if (c->cap > 0)
+        return 1;
+    return k->op == CIO_SELECT_RECV && !cio__select_is_proxy(c->senders.head);
+}
+
+/* A select over n cases, its proxies set up but not queued; NULL if out
+ * of memory. */
+static sel *sel_new(cio_loop *loop, cio_select_case *cases, size_t n)
+{
+    size_t i, size;
+    cio__slot *s;
+    sel *x;
+
+    if (n > (((size_t)-1) - sizeof(sel)) / sizeof(cio__slot))
+        return NULL;
+    size = offsetof(sel, proxies) + (n ? n : 1) * sizeof(cio__slot);
+    s = cio__slot_get(loop, &select_vt, size, 0);
+    if (s == NULL)
+        return NULL;
+    x = (sel *)(void *)s;
+    x->cases = cases;
+    x->n = n;
+    x->chosen = 0;
+    x->size = size;
+    x->matched = NULL;
+    x->fired = 0;
+    for (i = 0; i < n; i++) {
+        cio__slot *p = &x->proxies[i];
+
+        cio__future_init(&p->fut, loop, &proxy_vt);
+        p->u.w.arg = cio_int((ptrdiff_t)i);
+        p->u.w.prev = p->u.w.next = NULL;
+        p->u.w.q = NULL;
+    }
+    return x;
+}
+
+/* Promise ready case i to x now, as its channel would a waiting proxy. */
+static void promise(sel *x, size_t i)
+{
+    cio_select_case *k = &x->cases[i];
+    cio_chan *c = k->chan;
+    cio__slot *sender;
+
+    if (k->op == CIO_SELECT_SEND) {
+        c->reserved_room++;
+    } else if (c->cap > 0) {
+        c->reserved_items++;
+    } else {
+        sender = cio__waitq_pop(&c->senders);
+        sender->u.w.prev = &x->proxies[i];     /* matched, as match_sender does */
+        x->matched = sender;
+    }
+    complete(x, i, 0);
+}
+
 cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double timeout,
                        int nonblocking)
 {
-    size_t i, nready = 0, pick, size;
+    size_t i, nready = 0, pick;
     cio_future *f;
-    cio__slot *s;
     sel *x;
     int err;
 
@@ -295,6 +360,13 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
         for (i = 0; i < n; i++)
             if (ready(&cases[i]) && pick-- == 0)
                 break;
+        if (promisable(&cases[i])) {
+            x = sel_new(loop, cases, n);
+            if (x == NULL)
+                return NULL;
+            promise(x, i);
+            return &x->main.fut;
+        }
         /* The future first: out of memory must leave the case undone. */
         f = cio__wait_done(loop, cio_int((ptrdiff_t)i));
         if (f == NULL)
@@ -308,35 +380,18 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
     }
     if (nonblocking)
         return cio__wait_done(loop, cio_int(-1));
-    if (n > (((size_t)-1) - sizeof(sel)) / sizeof(cio__slot))
+    x = sel_new(loop, cases, n);
+    if (x == NULL)
         return NULL;
-    size = offsetof(sel, proxies) + (n ? n : 1) * sizeof(cio__slot);
-    s = cio__slot_get(loop, &select_vt, size, 0);
-    if (s == NULL)
-        return NULL;
-    x = (sel *)(void *)s;
-    x->cases = cases;
-    x->n = n;
-    x->chosen = 0;
-    x->size = size;
-    x->matched = NULL;
-    x->fired = 0;
     if (timeout >= 0
         && cio__timer_start(loop, &x->main.u.timer, cio_loop_time(loop) + timeout, timed_out) != 0) {
-        cio__slot_release(s, size);
+        cio__slot_release(&x->main, x->size);
         return NULL;
     }
-    for (i = 0; i < n; i++) {
-        cio__slot *p = &x->proxies[i];
-
-        cio__future_init(&p->fut, loop, &proxy_vt);
-        p->u.w.arg = cio_int((ptrdiff_t)i);
-        p->u.w.prev = p->u.w.next = NULL;
-        p->u.w.q = NULL;
-        if (cases[i].chan == NULL)
-            continue;
-        cio__waitq_push(cases[i].op == CIO_SELECT_RECV ? &cases[i].chan->receivers
-                                                        : &cases[i].chan->senders, p);
-    }
+    for (i = 0; i < n; i++)
+        if (cases[i].chan != NULL)
+            cio__waitq_push(cases[i].op == CIO_SELECT_RECV ? &cases[i].chan->receivers
+                                                            : &cases[i].chan->senders,
+                            &x->proxies[i]);
     return &x->main.fut;
 }
