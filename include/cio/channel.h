@@ -69,8 +69,10 @@ typedef struct cio_select_case {
  * is the index of the chosen case. Among several ready cases one is chosen
  * uniformly at random. With `nonblocking` (Go's default case) it completes
  * at once with -1 if none is ready; with timeout >= 0 it fails with
- * CIO_ETIMEDOUT after that many seconds (a NaN timeout: CIO_EINVAL). A send case on a closed channel
- * fails with CIO_ECLOSED. `cases` must stay valid until completion. */
+ * CIO_ETIMEDOUT after that many seconds (a NaN timeout: CIO_EINVAL). A send
+ * case on a closed channel fails with CIO_ECLOSED. `cases` must stay valid
+ * until the result is read: a buffered case, or a receive from a waiting
+ * sender, is done then (dropped unread, the select does nothing). */
 CIO_API cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n,
                                double timeout, int nonblocking);
 
