@@ -97,6 +97,7 @@ cio_as_completed *cio_as_completed_new(cio_loop *loop, size_t n, cio_future *con
     it = cio_alloc(it_size(n));
     if (it == NULL)
         goto fail;
+    cio__alloc_prefault(it, it_size(n));        /* written whole, now */
     memset(it, 0, offsetof(cio_as_completed, kids));
     it->loop = loop;
     it->n = n;

@@ -106,6 +106,7 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
         release_all(n, futs);
         return NULL;
     }
+    cio__alloc_prefault(g, gather_size(n));     /* written whole, now */
     cio__future_init(&g->fut, loop, &gather_vt);
     g->n = n;
     g->pending = n;

@@ -150,6 +150,7 @@ cio_future *cio_wait(cio_loop *loop, size_t n, cio_future *const *futs,
                 cio_future_unref(futs[i]);
         return err != 0 ? failed(loop, err) : NULL;
     }
+    cio__alloc_prefault(w, wait_size(n));       /* written whole, now */
     cio__future_init(&w->fut, loop, &wait_vt);
     cio__timer_init(&w->timer);
     w->n = n;
