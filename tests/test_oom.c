@@ -113,6 +113,18 @@ static int allowed(int err)
         }                                                                     \
     } while (0)
 
+/* STEP, where a failed step must have given back what it set aside:
+ * `given_back` holds when it ends in an error. */
+#define STEP_GIVING_BACK(fut, given_back)                                     \
+    do {                                                                      \
+        CIO_AWAIT_TRY(fut);                                                   \
+        if (CIO_ERROR != 0) {                                                 \
+            CHECK_STEP(CIO_ERROR);                                            \
+            ck_assert(given_back);                                            \
+            CIO_RAISE(CIO_ERROR);                                             \
+        }                                                                     \
+    } while (0)
+
 /* A call returning 0 or a code. */
 #define CALL(expr)                                                            \
     do {                                                                      \
@@ -386,44 +398,28 @@ CIO_ASYNC(queues_main, int i; int v; cio_select_case cases[2]; int got; cio_futu
     /* an item ready for a get through a combinator: if the combinator
      * runs out of memory, the item stays in the queue */
     CALL(cio_queue_put_nowait(queues[1], cio_int(7)));
-    CIO_AWAIT_TRY(cio_wait_for(loop, cio_queue_get(queues[1]), 1.0));
-    if (CIO_ERROR != 0) {
-        CHECK_STEP(CIO_ERROR);
-        ck_assert_uint_eq(cio_queue_qsize(queues[1]), 1);
-        CIO_RAISE(CIO_ERROR);
-    }
+    STEP_GIVING_BACK(cio_wait_for(loop, cio_queue_get(queues[1]), 1.0),
+                     cio_queue_qsize(queues[1]) == 1);
     ck_assert_int_eq(CIO_RESULT.i, 7);
     /* a put through a combinator: on its failure nothing was put, so a
      * retry would not duplicate the item */
-    CIO_AWAIT_TRY(cio_wait_for(loop, cio_queue_put(queues[1], cio_int(8)), 1.0));
-    if (CIO_ERROR != 0) {
-        CHECK_STEP(CIO_ERROR);
-        ck_assert_uint_eq(cio_queue_qsize(queues[1]), 0);
-        CIO_RAISE(CIO_ERROR);
-    }
+    STEP_GIVING_BACK(cio_wait_for(loop, cio_queue_put(queues[1], cio_int(8)), 1.0),
+                     cio_queue_qsize(queues[1]) == 0);
     ck_assert_int_eq(cio_queue_get_nowait(queues[1], &r), 0);
     ck_assert_int_eq(r.i, 8);
     /* the same for an element of a buffered channel */
     self->v = 5;
     CALL(cio_chan_try_send(chans[1], &self->v));
     self->got = 0;
-    CIO_AWAIT_TRY(cio_wait_for(loop, cio_chan_recv(chans[1], &self->got), 1.0));
-    if (CIO_ERROR != 0) {
-        CHECK_STEP(CIO_ERROR);
-        ck_assert_uint_eq(cio_chan_len(chans[1]), 1);
-        CIO_RAISE(CIO_ERROR);
-    }
+    STEP_GIVING_BACK(cio_wait_for(loop, cio_chan_recv(chans[1], &self->got), 1.0),
+                     cio_chan_len(chans[1]) == 1);
     ck_assert_int_eq(self->got, 5);
     /* and through a select */
     CALL(cio_chan_try_send(chans[1], &self->v));
     self->cases[0] = (cio_select_case){ .chan = chans[1], .op = CIO_SELECT_RECV, .buf = &self->got };
     self->got = 0;
-    CIO_AWAIT_TRY(cio_wait_for(loop, cio_select(loop, self->cases, 1, -1, 0), 1.0));
-    if (CIO_ERROR != 0) {
-        CHECK_STEP(CIO_ERROR);
-        ck_assert_uint_eq(cio_chan_len(chans[1]), 1);
-        CIO_RAISE(CIO_ERROR);
-    }
+    STEP_GIVING_BACK(cio_wait_for(loop, cio_select(loop, self->cases, 1, -1, 0), 1.0),
+                     cio_chan_len(chans[1]) == 1);
     ck_assert_int_eq(self->got, 5);
     /* an unbuffered channel, closed by its sender */
     STEP(cio_gather(loop, 2, (cio_future *[]){
