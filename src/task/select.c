@@ -241,23 +241,16 @@ static uint32_t next_random(cio_loop *loop)
     return x;
 }
 
-/* Do ready case k now; 0 or CIO_ECLOSED (a send on a closed channel). */
-static int do_now(cio_select_case *k)
+/* Do ready case k now: one that is not promisable and not a send on a
+ * closed channel, so a send here goes to a waiting receiver. */
+static void do_now(cio_select_case *k)
 {
     cio_chan *c = k->chan;
     cio__slot *other;
 
     if (k->op == CIO_SELECT_SEND) {
-        if (c->closed)
-            return CIO_ECLOSED;
-        if (c->cap > 0) {
-            cio__chan_put(c, k->buf);
-            cio__chan_wake_receivers(c);
-        } else {
-            other = cio__waitq_pop(&c->receivers);
-            cio__chan_fill(other, k->buf, c->elem);
-        }
-        return 0;
+        cio__chan_fill(cio__waitq_pop(&c->receivers), k->buf, c->elem);
+        return;
     }
     k->ok = 1;
     if (c->cap > 0 && c->len > c->reserved_items) {
@@ -268,7 +261,6 @@ static int do_now(cio_select_case *k)
     } else {
         k->ok = 0;                      /* closed and drained */
     }
-    return 0;
 }
 
 /* Ready case k can be promised now and done when the result is first read,
@@ -343,7 +335,6 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
     size_t i, nready = 0, pick;
     cio_future *f;
     sel *x;
-    int err;
 
     if (loop == NULL)
         return NULL;
@@ -367,15 +358,12 @@ cio_future *cio_select(cio_loop *loop, cio_select_case *cases, size_t n, double 
             promise(x, i);
             return &x->main.fut;
         }
+        if (cases[i].op == CIO_SELECT_SEND && cases[i].chan->closed)
+            return cio__wait_failed(loop, CIO_ECLOSED);
         /* The future first: out of memory must leave the case undone. */
         f = cio__wait_done(loop, cio_int((ptrdiff_t)i));
-        if (f == NULL)
-            return NULL;
-        err = do_now(&cases[i]);
-        if (err != 0) {                 /* nobody can have seen it yet */
-            f->err = (int16_t)err;
-            f->result.p = NULL;
-        }
+        if (f != NULL)
+            do_now(&cases[i]);
         return f;
     }
     if (nonblocking)
