@@ -97,18 +97,45 @@ struct cio_future {
     int16_t err;            /* error when done with one */
     uint8_t state;          /* CIO__PENDING / _DONE / _CANCELLED */
     uint8_t flags;          /* CIO__FF_*, and CIO__TF_* for a task */
-    uint32_t refs : 24;     /* saturates: a future that reaches the maximum
-                               is never freed rather than freed too early */
-    uint32_t cancel_requests : 8;   /* a task's, saturating */
+    uint32_t rc;            /* references (low 24 bits) and a task's cancel
+                               requests (high 8), both saturating: a future
+                               that reaches the maximum is never freed rather
+                               than freed too early. One word always read and
+                               written whole: bitfields let the compiler merge
+                               a narrow store with `flags`, and the next load
+                               of the word then stalls (store forwarding) */
 };
 
 #define CIO__REFS_MAX 0xffffffu
+#define CIO__CANCELS_MAX 0xffu
+
+/* A future's references. */
+static inline uint32_t cio__refs(const cio_future *f)
+{
+    return f->rc & CIO__REFS_MAX;
+}
+
+static inline void cio__set_refs(cio_future *f, uint32_t n)
+{
+    f->rc = (f->rc & ~CIO__REFS_MAX) | n;
+}
+
+/* A task's pending cancel requests. */
+static inline uint32_t cio__cancels(const cio_future *f)
+{
+    return f->rc >> 24;
+}
+
+static inline void cio__set_cancels(cio_future *f, uint32_t n)
+{
+    f->rc = (f->rc & CIO__REFS_MAX) | (n << 24);
+}
 
 /* Take a reference (saturating). */
 static inline void cio__pin(cio_future *f)
 {
-    if (f->refs < CIO__REFS_MAX)
-        f->refs++;
+    if (cio__refs(f) < CIO__REFS_MAX)
+        f->rc++;
 }
 
 extern const cio__future_vt cio__plain_future_vt;

@@ -53,7 +53,7 @@ static inline void cio__release_if_awaited(cio_loop *loop, cio_future *f)
 {
     cio__task *t = loop->current;
 
-    if (t != NULL && CIO__TASK_AWAITING(t) == f && f->refs == 1)
+    if (t != NULL && CIO__TASK_AWAITING(t) == f && cio__refs(f) == 1)
         cio__await_release(loop);
 }
 

@@ -87,7 +87,7 @@ static cio_future *stream_future(cio_stream *s, cio_future *builtin,
     cio_future *f;
 
     cio__release_if_awaited(s->loop, builtin);
-    if (builtin->refs == 0) {
+    if (cio__refs(builtin) == 0) {
         cio__future_init(builtin, s->loop, vt);
         builtin->flags = CIO__FF_STATIC;
         stream_pin(s);
@@ -841,7 +841,7 @@ static void close_fd(cio_stream *s)
     if (s->op != OP_NONE)
         op_complete(s, s->err ? s->err : CIO_ECLOSED, 0);
     drain_finish(s, s->err ? s->err : CIO_ECLOSED);
-    if (s->cfut.refs > 0 && s->cfut.state == CIO__PENDING)
+    if (cio__refs(&s->cfut) > 0 && s->cfut.state == CIO__PENDING)
         cio__future_finish(&s->cfut, CIO__DONE, 0, int_value(0));
     if (s->flags & SF_GONE)
         cio__stream_unref(s);           /* the owner's, kept while closing */
@@ -855,7 +855,7 @@ static cio_future *give_up(cio_stream *s, int abort_now)
     if (s == NULL || (s->flags & SF_GONE))
         return NULL;
     s->flags |= SF_GONE;
-    if (s->cfut.refs == 0) {
+    if (cio__refs(&s->cfut) == 0) {
         cio__future_init(&s->cfut, s->loop, &cfut_vt);
         s->cfut.flags = CIO__FF_STATIC;
         stream_pin(s);

@@ -30,8 +30,7 @@ void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
     f->err = 0;
     f->state = CIO__PENDING;
     f->flags = 0;
-    f->refs = 1;
-    f->cancel_requests = 0;
+    f->rc = 1;                  /* one reference, no cancel request */
 }
 
 cio_future *cio_future_new(cio_loop *loop)
@@ -89,15 +88,15 @@ static void drop_callbacks(cio_future *f)
 
 void cio_future_unref(cio_future *f)
 {
-    if (f == NULL || f->refs == CIO__REFS_MAX || --f->refs > 0)
+    if (f == NULL || cio__refs(f) == CIO__REFS_MAX || (--f->rc & CIO__REFS_MAX) > 0)
         return;
     if (f->state == CIO__DONE && f->err != 0 && !(f->flags & CIO__FF_RETRIEVED)) {
-        f->refs = 1; /* keep it whole while the handler looks at it */
+        cio__set_refs(f, 1); /* keep it whole while the handler looks at it */
         cio__report(f->loop,
                     f->vt == &cio__task_vt ? "Task exception was never retrieved"
                                            : "Future exception was never retrieved",
                     f->err, NULL, f);
-        if (--f->refs > 0)
+        if ((--f->rc & CIO__REFS_MAX) > 0)
             return;
     }
     drop_callbacks(f);
@@ -140,11 +139,14 @@ int cio__future_outcome(cio_future *f, cio_value *out)
 
 int cio_future_result(cio_future *f, cio_value *out)
 {
+    int err;
+
     if (f == NULL)
         return CIO_EINVAL;
-    if (f->state != CIO__PENDING)
+    err = cio__future_outcome(f, out);
+    if (f->state != CIO__PENDING)       /* after: flags is stored last */
         f->flags |= CIO__FF_RETRIEVED;
-    return cio__future_outcome(f, out);
+    return err;
 }
 
 int cio_future_error(cio_future *f)

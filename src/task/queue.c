@@ -98,14 +98,19 @@ static void heap_down(cio_queue *q, size_t i)
     q->items[i] = it;
 }
 
-/* Room for one more item (unbounded queues grow). */
-static int reserve(cio_queue *q)
+/* The ring's slot i places after the head (no division: cap is any size). */
+static size_t ring_at(const cio_queue *q, size_t i)
+{
+    i += q->head;
+    return i < q->cap ? i : i - q->cap;
+}
+
+/* Grow a full array (unbounded queues). */
+static int grow(cio_queue *q)
 {
     size_t cap, i;
     qitem *items;
 
-    if (q->len < q->cap)
-        return 0;
     if (q->in_storage || q->cap > ((size_t)-1) / 2 / sizeof(qitem))
         return CIO_ENOMEM;
     cap = q->cap ? q->cap * 2 : 16;
@@ -113,12 +118,18 @@ static int reserve(cio_queue *q)
     if (items == NULL)
         return CIO_ENOMEM;
     for (i = 0; i < q->len; i++)            /* unroll the ring */
-        items[i] = q->items[(q->head + i) % q->cap];
+        items[i] = q->items[ring_at(q, i)];
     cio_free(q->items, q->cap * sizeof *items);
     q->items = items;
     q->cap = cap;
     q->head = 0;
     return 0;
+}
+
+/* Room for one more item in the array. */
+static int reserve(cio_queue *q)
+{
+    return q->len < q->cap ? 0 : grow(q);
 }
 
 static void push(cio_queue *q, cio_value v)
@@ -129,7 +140,7 @@ static void push(cio_queue *q, cio_value v)
     it.seq = q->seq++;
     switch (q->kind) {
     case CIO_QUEUE_FIFO:
-        q->items[(q->head + q->len++) % q->cap] = it;
+        q->items[ring_at(q, q->len++)] = it;
         break;
     case CIO_QUEUE_LIFO:
         q->items[q->len++] = it;
@@ -149,7 +160,7 @@ static cio_value pop(cio_queue *q)
     switch (q->kind) {
     case CIO_QUEUE_FIFO:
         v = q->items[q->head].v;
-        q->head = (q->head + 1) % q->cap;
+        q->head = ring_at(q, 1);
         q->len--;
         break;
     case CIO_QUEUE_LIFO:

@@ -12,7 +12,7 @@
 void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
 {
     cio__future_init(&s->fut, loop, &cio__plain_future_vt);
-    s->fut.refs = 0;                        /* free for use */
+    cio__set_refs(&s->fut, 0);              /* free for use */
     s->fut.flags = CIO__FF_STATIC;
     cio__timer_init(&s->u.timer);
 }
@@ -20,7 +20,7 @@ void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
 /* In use. (A sleep forgets its timer before its slot is released.) */
 static int busy(const cio__slot *s)
 {
-    return s->fut.refs > 0;
+    return cio__refs(&s->fut) > 0;
 }
 
 cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
@@ -31,7 +31,7 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
 
     /* The task's last await is over (its result is in the frame): let it
      * go now, so the next wait finds the slot free. */
-    if (t != NULL && CIO__TASK_AWAITING(t) == &t->slot.fut && t->slot.fut.refs == 1
+    if (t != NULL && CIO__TASK_AWAITING(t) == &t->slot.fut && cio__refs(&t->slot.fut) == 1
         && t->slot.fut.state != CIO__PENDING)
         cio__await_release(loop);
     if (t != NULL && embeddable && !busy(&t->slot)) {
@@ -56,12 +56,11 @@ void cio__slot_release(cio__slot *s, size_t size)
     if (cio__slot_embedded(s)) {
         cio__task *t = CIO__CONTAINER_OF(s, cio__task, slot);
 
-        s->fut.refs = 0;
-        s->fut.flags = CIO__FF_STATIC;
+        cio__set_refs(&s->fut, 0);    /* flags stay: TAKEN, if set, too */
         s->u.timer.cancelled = 0;           /* the union is an idle timer again */
         s->u.timer.idx = CIO__TIMER_IDLE;
-        if (t->fut.refs > 1 && t->fut.refs < CIO__REFS_MAX)
-            t->fut.refs--;                  /* the slot's pin; never the last */
+        if (cio__refs(&t->fut) > 1 && cio__refs(&t->fut) < CIO__REFS_MAX)
+            t->fut.rc--;                  /* the slot's pin; never the last */
         else
             cio_future_unref(&t->fut);
     } else {

@@ -37,7 +37,7 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     cio_coro *co = CIO__TASK_FRAME(t);
 
     cio__future_init(&t->fut, loop, &cio__task_vt);
-    t->fut.refs = 2;                /* the caller's and the loop's */
+    cio__set_refs(&t->fut, 2);                /* the caller's and the loop's */
     t->step.next = NULL;
     t->step.run = task_step;
     t->type = type;
@@ -179,15 +179,31 @@ static void release_awaited(cio__task *t)
         cio__future_remove_waiter(f, &t->step);
         t->fut.flags &= ~CIO__TF_WAITING;
     }
-    if (f == &t->slot.fut && f->refs == 1 && f->state != CIO__PENDING) {
+    if (f == &t->slot.fut && cio__refs(f) == 1 && f->state != CIO__PENDING) {
         /* The hot path: the task's own slot, done, ours alone. An internal
          * wait has no callbacks and nothing to report: go straight to its
          * release. */
-        f->refs = 0;
+        cio__set_refs(f, 0);
         f->vt->destroy(f);
         return;
     }
     cio_future_unref(f);
+}
+
+/* Read the awaited future's outcome into the frame. The task's own slot,
+ * done and ours alone, is let go at once: nobody else can reach it, and the
+ * next wait finds it free - the hot path of every queue, lock, channel and
+ * sleep await. (A released slot keeps its outcome and its TAKEN flag, so
+ * reading it again until the next wait changes nothing.) */
+static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
+{
+    co->err = (short)cio_future_result(f, &co->result);
+    if (f == &t->slot.fut && f->state == CIO__DONE && cio__refs(f) == 1) {
+        co->wait_on = NULL;             /* an inline CIO_CALL's frame... */
+        CIO__TASK_AWAITING(t) = NULL;   /* ...and the task's, holding it */
+        cio__set_refs(f, 0);
+        f->vt->destroy(f);
+    }
 }
 
 void cio__await_release(cio_loop *loop)
@@ -233,7 +249,7 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     }
     if (f->state == CIO__PENDING)
         return CIO_CORO_PENDING;
-    co->err = cio_future_result(f, &co->result);
+    read_awaited(t, co, f);
     return CIO_CORO_DONE;
 }
 
@@ -251,7 +267,7 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
         outcome_into(co, CIO_EINVALSTATE);
         return;
     }
-    co->err = cio_future_result(f, &co->result);
+    read_awaited(t, co, f);
 }
 
 /* ---- stepping ---- */
@@ -268,7 +284,7 @@ static void task_finish(cio__task *t, int err, cio_value result)
     if (err == CIO_ECANCELLED) {
         cio_future *awaited = CIO__TASK_AWAITING(t);
 
-        if (t->fut.cancel_requests == 0)
+        if (cio__cancels(&t->fut) == 0)
             msg = awaited != NULL ? cio_future_cancel_message(awaited) : NULL;
         v.p = (void *)(uintptr_t)msg;
         release_awaited(t);
@@ -331,8 +347,8 @@ static int task_cancel(cio_future *f, const char *msg)
 
     if (f->state != CIO__PENDING)
         return 0;
-    if (t->fut.cancel_requests < 255)
-        t->fut.cancel_requests++;
+    if (cio__cancels(&t->fut) < CIO__CANCELS_MAX)
+        cio__set_cancels(&t->fut, cio__cancels(&t->fut) + 1);
     if (msg != NULL || pending_cancel_msg(t) != NULL) {
         /* Kept aside (the future's result slot holds its callbacks while
          * pending); without memory the message is lost, not the cancel. */
@@ -382,8 +398,8 @@ void cio__tasks_destroy_all(cio_loop *loop)
             continue;
         cio__report(loop, "Task was destroyed but it is pending!", 0, NULL, &t->fut);
         release_awaited(t);             /* may free gathers, never a task */
-        if (t->fut.refs < CIO__REFS_MAX)
-            t->fut.refs--;              /* the loop's reference */
+        if (cio__refs(&t->fut) < CIO__REFS_MAX)
+            t->fut.rc--;              /* the loop's reference */
     }
     for (t = loop->tasks; t != NULL; t = next) {
         next = t->next;
@@ -392,7 +408,7 @@ void cio__tasks_destroy_all(cio_loop *loop)
     /* What is left is still referenced by the application: free it anyway,
      * the loop is going away. */
     while ((t = loop->tasks) != NULL) {
-        t->fut.refs = 1;
+        cio__set_refs(&t->fut, 1);
         t->fut.flags |= CIO__FF_RETRIEVED;
         cio_future_unref(&t->fut);
     }
@@ -407,18 +423,19 @@ cio_future *cio__task_of_node(cio__node *n)
 
 int cio_task_cancelling(const cio_future *f)
 {
-    return cio_task_is_task(f) ? (int)f->cancel_requests : 0;
+    return cio_task_is_task(f) ? (int)cio__cancels(f) : 0;
 }
 
 int cio_task_uncancel(cio_future *f)
 {
     if (!cio_task_is_task(f))
         return CIO_ENOTTASK;
-    if (f->cancel_requests > 0 && f->cancel_requests < 255) {
-        if (--f->cancel_requests == 0)
+    if (cio__cancels(f) > 0 && cio__cancels(f) < CIO__CANCELS_MAX) {
+        cio__set_cancels(f, cio__cancels(f) - 1);
+        if (cio__cancels(f) == 0)
             f->flags &= ~CIO__TF_MUST_CANCEL;
     }
-    return (int)f->cancel_requests;
+    return (int)cio__cancels(f);
 }
 
 size_t cio_loop_all_tasks(cio_loop *loop, cio_future **out, size_t cap)

@@ -56,7 +56,7 @@ int cio_timeout_enter_at(cio_loop *loop, cio_timeout *t, double when)
         return CIO_ENOLOOP;
     s->loop = loop;
     s->task = loop->current;
-    s->cancelling = s->task->fut.cancel_requests;
+    s->cancelling = cio__cancels(&s->task->fut);
     s->state = OPEN;
     cio__timer_init(&s->timer);
     err = arm(s, when);
