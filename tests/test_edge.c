@@ -343,6 +343,48 @@ START_TEST(test_million_timers_90_percent_cancelled)
 }
 END_TEST
 
+/* Timers started in deadline order behind a live one and nearly all
+ * cancelled at once: the in-order ring squeezes out what they leave
+ * instead of doubling for ever, and the survivors fire in order. */
+#define CHURN 200000
+
+START_TEST(test_timer_churn_keeps_the_ring_small)
+{
+    reports r;
+    cio_loop *loop;
+    mem m = { 0, 0 };
+    cio_handle *h;
+    double t0;
+    int i;
+
+    ticks = malloc(CHURN * sizeof *ticks);
+    ck_assert(ticks != NULL);
+    cio_set_allocator(mem_realloc, &m);
+    loop = loop_with_reports(&r);
+    nfired = out_of_order = 0;
+    last_when = -1;
+    last_i = -1;
+    t0 = cio_loop_time(loop);
+    for (i = 0; i < CHURN; i++) {
+        ticks[i].when = t0 + 0.05 + (double)i * 1e-7;
+        ticks[i].i = i;
+        ck_assert_int_eq(cio_loop_call_at(loop, ticks[i].when, on_tick, &ticks[i], &h), 0);
+        if (i % 100 != 0)
+            cio_handle_cancel(h);   /* one in a hundred lives, the first included */
+        cio_handle_unref(h);
+    }
+    /* 2,000 live timers: a ring that only doubled would hold 200,000 */
+    ck_assert_int_lt(m.peak, 1LL << 20);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.1), NULL), 0);
+    ck_assert_int_eq(nfired, CHURN / 100);
+    ck_assert_int_eq(out_of_order, 0);
+    loop_done(loop, &r, 0);
+    cio_set_allocator(NULL, NULL);
+    ck_assert_int_eq(m.bytes, 0);
+    free(ticks);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * A peer that half-closes
  * ------------------------------------------------------------------------ */
@@ -776,6 +818,7 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_cancel_and_free_hundreds_in_one_pass);
     tcase_add_test(tc, test_huge_infinite_nan_negative_timeouts);
     tcase_add_test(tc, test_million_timers_90_percent_cancelled);
+    tcase_add_test(tc, test_timer_churn_keeps_the_ring_small);
     tcase_add_test(tc, test_peer_half_closes);
     tcase_add_test(tc, test_fd_reused_while_event_pending);
     tcase_add_test(tc, test_slowloris_against_http_server);

@@ -4,7 +4,11 @@
 
 #ifndef CIO_NO_HEAP     /* without a heap: timer_list.c */
 
-#define RING_BIT 0x80000000u    /* idx of a ring timer: RING_BIT | slot */
+#define RING_BIT 0x80000000u    /* idx of a ring timer: RING_BIT | ticket */
+#define TICKET_MASK 0x3fffffffu /* a ticket: the ring counter when it was
+                                   pushed, 30 bits (never CIO__TIMER_IDLE or
+                                   _QUEUED once tagged); its slot is
+                                   ticket & (ring_cap - 1) at any capacity */
 
 /* a before b? Sequence numbers wrap at 2^31: compare their distance. */
 static int before(const cio__timer *a, const cio__timer *b)
@@ -98,30 +102,40 @@ static uint32_t ring_used(const cio__timer_queue *q)
     return q->ring_tail - q->ring_head;
 }
 
-/* Double the ring, dropping tombstones; renumber the live timers. */
+/* Make room for one more. Mostly tombstones: squeeze them out in place,
+ * handing the live timers new tickets (paid for by the removals that left
+ * the tombstones). Else double: every timer keeps its ticket and slides to
+ * ticket & (cap - 1), so growing touches no timer - a million sleeping
+ * tasks are not all visited again at each doubling. */
 static int ring_grow(cio__timer_queue *q)
 {
-    uint32_t cap = q->ring_cap ? q->ring_cap * 2 : 64, n = 0, i;
+    uint32_t cap = q->ring_cap, n = 0, i;
     cio__timer **items;
 
-    if (q->ring_cap >= RING_BIT / 4)
+    if (cap > 0 && q->ring_len <= cap / 2) {
+        for (i = q->ring_head; i != q->ring_tail; i++) {
+            cio__timer *t = q->ring[i & (cap - 1)];
+
+            if (t == NULL)
+                continue;
+            q->ring[(q->ring_head + n) & (cap - 1)] = t;
+            t->idx = RING_BIT | ((q->ring_head + n) & TICKET_MASK);
+            n++;
+        }
+        q->ring_tail = q->ring_head + n;
+        return 0;
+    }
+    if (cap >= RING_BIT / 4)
         return CIO_ENOMEM;
+    cap = cap ? cap * 2 : 64;
     items = cio_alloc((size_t)cap * sizeof *items);
     if (items == NULL)
         return CIO_ENOMEM;
-    for (i = q->ring_head; i != q->ring_tail; i++) {
-        cio__timer *t = q->ring[i & (q->ring_cap - 1)];
-
-        if (t == NULL)
-            continue;
-        t->idx = RING_BIT | n;
-        items[n++] = t;
-    }
+    for (i = q->ring_head; i != q->ring_tail; i++)
+        items[i & (cap - 1)] = q->ring[i & (q->ring_cap - 1)];
     cio_free(q->ring, (size_t)q->ring_cap * sizeof *items);
     q->ring = items;
     q->ring_cap = cap;
-    q->ring_head = 0;
-    q->ring_tail = n;
     return 0;
 }
 
@@ -134,15 +148,15 @@ static void ring_trim(cio__timer_queue *q)
 
 static int ring_push(cio__timer_queue *q, cio__timer *t)
 {
-    uint32_t slot;
+    uint32_t ticket;
 
     if (q->ring_len == 0)
         q->ring_head = q->ring_tail;    /* only tombstones left: drop them */
     if (ring_used(q) == q->ring_cap && ring_grow(q) != 0)
         return CIO_ENOMEM;
-    slot = q->ring_tail++ & (q->ring_cap - 1);
-    q->ring[slot] = t;
-    t->idx = RING_BIT | slot;
+    ticket = q->ring_tail++ & TICKET_MASK;
+    q->ring[ticket & (q->ring_cap - 1)] = t;
+    t->idx = RING_BIT | ticket;
     q->ring_len++;
     q->last.when = t->when;
     q->last.seq = t->seq;
@@ -151,7 +165,7 @@ static int ring_push(cio__timer_queue *q, cio__timer *t)
 
 static void ring_remove(cio__timer_queue *q, cio__timer *t)
 {
-    q->ring[t->idx & ~RING_BIT] = NULL;
+    q->ring[t->idx & (q->ring_cap - 1)] = NULL;
     t->idx = CIO__TIMER_IDLE;
     q->ring_len--;
     ring_trim(q);
