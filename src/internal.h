@@ -21,6 +21,15 @@ void *cio__no_heap_build_cannot_allocate(size_t size);
 #  define cio_free(ptr, size) ((void)(ptr), (void)(size))
 #endif
 
+/* Start fetching the cache line at p: for walks over a million objects
+ * that no cache holds (a hint; nothing where the compiler has none). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define CIO__PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define CIO__PREFETCH(p) ((void)0)
+#endif
+#define CIO__PREFETCH_AHEAD 8
+
 #define CIO__CONTAINER_OF(ptr, type, member)                                  \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 

@@ -243,6 +243,9 @@ unsigned long cio__loop_run_once(cio_loop *loop)
             loop->ready_tail = NULL;
         if (last)
             loop->run_last = NULL;
+        else
+            CIO__PREFETCH(loop->ready_head);    /* the next node: a task
+                                                   no cache holds any more */
         n->next = NULL;
         if (n->run != NULL) {
             if (loop->debug_slow >= 0)
