@@ -243,8 +243,17 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     CIO__TASK_AWAITING(t) = f;
     co->wait_on = f;
     if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
-        /* sleep(0): done now, but the task still yields one iteration */
-        cio__sleeper_finish_now(f);
+        /* sleep(0): the task yields one iteration. Its own slot, ours
+         * alone, goes back at once - a plain yield, nothing to read on
+         * resume; another sleep is done now and read then. */
+        if (f == &t->slot.fut && cio__refs(f) == 1) {
+            co->wait_on = NULL;
+            CIO__TASK_AWAITING(t) = NULL;
+            cio__set_refs(f, 0);
+            f->vt->destroy(f);
+        } else {
+            cio__sleeper_finish_now(f);
+        }
         return CIO_CORO_PENDING;
     }
     if (f->state == CIO__PENDING)
@@ -263,7 +272,11 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
         outcome_into(co, CIO_ECANCELLED);
         return;
     }
-    if (f == NULL || f->state == CIO__PENDING) {
+    if (f == NULL) {                    /* a yield (an own sleep(0)) */
+        outcome_into(co, t != NULL ? 0 : CIO_EINVALSTATE);
+        return;
+    }
+    if (f->state == CIO__PENDING) {
         outcome_into(co, CIO_EINVALSTATE);
         return;
     }
