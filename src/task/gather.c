@@ -9,10 +9,16 @@
 
 typedef struct gather gather;
 
+/* Once a child is seen done, its outcome is kept in its record (error in
+ * node.next, result in u.result): reading the results back touches the
+ * records only, not a million children no cache holds any more. */
 typedef struct gather_kid {
     cio__node node;     /* in the child's ring, then queued; run NULL once seen */
     cio_future *child;  /* NULL: failed at creation, error in node.next */
-    gather *g;
+    union {
+        gather *g;          /* until seen */
+        cio_value result;   /* once seen */
+    } u;
 } gather_kid;
 
 struct gather {
@@ -76,13 +82,18 @@ static void kid_seen(gather *g, int err)
 static void kid_done(cio_loop *loop, cio__node *node)
 {
     gather_kid *k = CIO__CONTAINER_OF(node, gather_kid, node);
-    gather *g = k->g;
+    gather *g = k->u.g;
+    cio_value v;
     int err;
 
+    v.p = NULL;
+    v.i = 0;
+    err = cio__future_outcome(k->child, &v);
     node->run = NULL;
+    node->next = (cio__node *)(intptr_t)err;
+    k->u.result = v;
     if (loop->closing)
         return;
-    err = cio__future_outcome(k->child, NULL);
     /* The gather answers for its children's errors: none is reported as
      * never retrieved, even after the gather failed (C2). */
     k->child->flags |= CIO__FF_RETRIEVED;
@@ -115,7 +126,7 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
     for (i = 0; i < n; i++) {
         gather_kid *k = &g->kids[i];
 
-        k->g = g;
+        k->u.g = g;
         k->child = futs[i];
         k->node.run = kid_done;
         k->node.next = NULL;
@@ -211,10 +222,14 @@ cio_future *cio_gather_child(const cio_future *f, size_t i)
 int cio_gather_result(const cio_future *f, size_t i, cio_value *out)
 {
     const gather *g = as_gather(f);
+    const gather_kid *k;
 
     if (g == NULL || i >= g->n)
         return CIO_EINVAL;
-    if (g->kids[i].child == NULL)
-        return kid_error(&g->kids[i]);
-    return cio__future_outcome(g->kids[i].child, out);  /* may take() */
+    k = &g->kids[i];
+    if (k->child != NULL && k->node.run != NULL)        /* not seen done yet */
+        return cio__future_outcome(k->child, out);      /* may take() */
+    if (k->child != NULL && kid_error(k) == 0 && out != NULL)
+        *out = k->u.result;
+    return kid_error(k);
 }
