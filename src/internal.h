@@ -279,9 +279,17 @@ void cio__tasks_destroy_all(cio_loop *loop);
 
 /* ---- the scheduler, as the task layer sees it ---- */
 
+/* A heap entry: the timer and a copy of its deadline, so ordering the heap
+ * reads the array only (libev's ANHE) - a million timers out of order do
+ * not cost a cache miss per comparison. */
+typedef struct cio__heap_entry {
+    double when;
+    cio__timer *t;
+} cio__heap_entry;
+
 /* The loop's timers (loop/timer_queue.h): an in-order ring and a heap. */
 typedef struct cio__timer_queue {
-    cio__timer **heap;
+    cio__heap_entry *heap;      /* 4-ary: the children of i are 4i+1..4i+4 */
     uint32_t heap_len, heap_cap;
     cio__timer **ring;          /* slots; NULL marks a removed timer */
     uint32_t ring_cap;          /* a power of two, or 0 */

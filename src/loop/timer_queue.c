@@ -1,5 +1,5 @@
 /* timer_queue.c - timers by (deadline, sequence): an in-order ring plus a
- * binary heap for the rest (see timer_queue.h). */
+ * 4-ary heap for the rest (see timer_queue.h). */
 #include "loop/timer_queue.h"
 
 #ifndef CIO_NO_HEAP     /* without a heap: timer_list.c */
@@ -20,51 +20,66 @@ static int before(const cio__timer *a, const cio__timer *b)
 
 /* ---- the heap ---- */
 
-static void put(cio__timer_queue *q, uint32_t i, cio__timer *t)
+/* Four children a node: half the depth of a binary heap, and the four
+ * entries (16 bytes each) share one cache line. */
+#define ARITY 4
+#define PARENT(i) (((i) - 1) / ARITY)
+#define FIRST_CHILD(i) (ARITY * (i) + 1)
+
+/* entry a before entry b? The copied deadline decides; the timers are
+ * only looked at for a tie. */
+static int entry_before(const cio__heap_entry *a, const cio__heap_entry *b)
 {
-    q->heap[i] = t;
-    t->idx = i;
+    if (a->when != b->when)
+        return a->when < b->when;
+    return before(a->t, b->t);
+}
+
+static void put(cio__timer_queue *q, uint32_t i, cio__heap_entry e)
+{
+    q->heap[i] = e;
+    e.t->idx = i;
 }
 
 static void sift_up(cio__timer_queue *q, uint32_t i)
 {
-    cio__timer *t = q->heap[i];
+    cio__heap_entry e = q->heap[i];
 
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-
-        if (!before(t, q->heap[parent]))
-            break;
-        put(q, i, q->heap[parent]);
-        i = parent;
+    while (i > 0 && entry_before(&e, &q->heap[PARENT(i)])) {
+        put(q, i, q->heap[PARENT(i)]);
+        i = PARENT(i);
     }
-    put(q, i, t);
+    put(q, i, e);
 }
 
 static void sift_down(cio__timer_queue *q, uint32_t i)
 {
-    cio__timer *t = q->heap[i];
+    cio__heap_entry e = q->heap[i];
 
     for (;;) {
-        uint32_t child = 2 * i + 1;
+        uint32_t c = FIRST_CHILD(i), best, k;
 
-        if (child >= q->heap_len)
+        if (c >= q->heap_len)
             break;
-        if (child + 1 < q->heap_len && before(q->heap[child + 1], q->heap[child]))
-            child++;
-        if (!before(q->heap[child], t))
+        best = c;
+        for (k = c + 1; k < c + ARITY && k < q->heap_len; k++)
+            if (entry_before(&q->heap[k], &q->heap[best]))
+                best = k;
+        if (!entry_before(&q->heap[best], &e))
             break;
-        put(q, i, q->heap[child]);
-        i = child;
+        put(q, i, q->heap[best]);
+        i = best;
     }
-    put(q, i, t);
+    put(q, i, e);
 }
 
 static int heap_push(cio__timer_queue *q, cio__timer *t)
 {
+    cio__heap_entry e;
+
     if (q->heap_len == q->heap_cap) {
         uint32_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
-        cio__timer **items;
+        cio__heap_entry *items;
 
         if (q->heap_cap >= RING_BIT / 2)
             return CIO_ENOMEM;
@@ -75,7 +90,9 @@ static int heap_push(cio__timer_queue *q, cio__timer *t)
         q->heap = items;
         q->heap_cap = cap;
     }
-    put(q, q->heap_len++, t);
+    e.when = t->when;
+    e.t = t;
+    put(q, q->heap_len++, e);
     sift_up(q, t->idx);
     return 0;
 }
@@ -83,13 +100,13 @@ static int heap_push(cio__timer_queue *q, cio__timer *t)
 static void heap_remove(cio__timer_queue *q, cio__timer *t)
 {
     uint32_t i = t->idx;
-    cio__timer *last = q->heap[--q->heap_len];
+    cio__heap_entry last = q->heap[--q->heap_len];
 
     t->idx = CIO__TIMER_IDLE;
-    if (last == t)
+    if (last.t == t)
         return;
     put(q, i, last);
-    if (i > 0 && before(last, q->heap[(i - 1) / 2]))
+    if (i > 0 && entry_before(&last, &q->heap[PARENT(i)]))
         sift_up(q, i);
     else
         sift_down(q, i);
@@ -184,7 +201,7 @@ int cio__tq_push(cio__timer_queue *q, cio__timer *t)
 
 cio__timer *cio__tq_top(cio__timer_queue *q)
 {
-    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0] : NULL;
+    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0].t : NULL;
 
     if (q->ring_len > 0) {
         ring_trim(q);
@@ -223,15 +240,15 @@ void cio__tq_filter(cio__timer_queue *q, int (*drop)(cio__timer *t, void *arg), 
     else
         q->ring_head = q->ring_tail;
     for (i = 0; i < q->heap_len; i++) {
-        cio__timer *t = q->heap[i];
+        cio__heap_entry e = q->heap[i];
 
-        if (!drop(t, arg))
-            q->heap[kept++] = t;
+        if (!drop(e.t, arg))
+            q->heap[kept++] = e;
     }
     q->heap_len = kept;
     for (i = 0; i < kept; i++)
-        q->heap[i]->idx = i;
-    for (i = kept / 2; i-- > 0;)
+        q->heap[i].t->idx = i;
+    for (i = kept > 1 ? PARENT(kept - 1) + 1 : 0; i-- > 0;)
         sift_down(q, i);
 }
 
@@ -239,7 +256,8 @@ void cio__tq_free(cio__timer_queue *q)
 {
     cio_free(q->heap, (size_t)q->heap_cap * sizeof *q->heap);
     cio_free(q->ring, (size_t)q->ring_cap * sizeof *q->ring);
-    q->heap = q->ring = NULL;
+    q->heap = NULL;
+    q->ring = NULL;
     q->heap_len = q->heap_cap = q->ring_cap = 0;
     q->ring_head = q->ring_tail = q->ring_len = 0;
 }

@@ -4,7 +4,8 @@
  *  - a ring of timers started in deadline order: the common case (many
  *    timers with the same delay: sleeps, timeouts) appends and pops in O(1),
  *    touching memory in order;
- *  - a binary min-heap for timers that arrive out of order, O(log n).
+ *  - a 4-ary min-heap for timers that arrive out of order, O(log n); its
+ *    entries carry a copy of the deadline, so ordering reads the array.
  * The earliest timer is the earlier of the two fronts. Equal deadlines pop
  * in start order (the sequence number): asyncio leaves that unspecified and
  * we promise it (case L4). Every timer knows its place (idx), so it can be
