@@ -193,8 +193,18 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
                          int embeddable);
 /* Give a slot back (embedded: free again; else to the pool). */
 void cio__slot_release(cio__slot *s, size_t size);
-/* A task's own slot, at creation. */
-void cio__slot_init_embedded(cio__slot *s, cio_loop *loop);
+/* A task's own slot, at creation: only what is read while the slot is
+ * free; cio__slot_get sets the rest when it hands it out (a million tasks:
+ * fewer stores). */
+static inline void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
+{
+    s->fut.loop = loop;
+    s->fut.state = CIO__PENDING;
+    s->fut.flags = CIO__FF_STATIC;
+    s->fut.rc = 0;                          /* free for use */
+    s->u.timer.cancelled = 0;
+    s->u.timer.idx = CIO__TIMER_IDLE;
+}
 /* Whether the slot is embedded in a task. */
 static inline int cio__slot_embedded(const cio__slot *s)
 {

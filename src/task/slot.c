@@ -9,18 +9,6 @@
 #include <string.h>
 #include "internal.h"
 
-void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
-{
-    /* Only what is read while the slot is free; cio__slot_get sets the
-     * rest when it gives the slot out (a million tasks: fewer stores). */
-    s->fut.loop = loop;
-    s->fut.state = CIO__PENDING;
-    s->fut.flags = CIO__FF_STATIC;
-    s->fut.rc = 0;                          /* free for use */
-    s->u.timer.cancelled = 0;
-    s->u.timer.idx = CIO__TIMER_IDLE;
-}
-
 /* In use. (A sleep forgets its timer before its slot is released.) */
 static int busy(const cio__slot *s)
 {

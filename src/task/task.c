@@ -37,7 +37,7 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     cio_coro *co = CIO__TASK_FRAME(t);
 
     cio__future_init(&t->fut, loop, &cio__task_vt);
-    cio__set_refs(&t->fut, 2);                /* the caller's and the loop's */
+    t->fut.rc = 2;                  /* the caller's and the loop's; no cancel */
     t->step.next = NULL;
     t->step.run = task_step;
     t->type = type;
