@@ -30,6 +30,13 @@ void *cio__no_heap_build_cannot_allocate(size_t size);
 #endif
 #define CIO__PREFETCH_AHEAD 8
 
+/* Keep a rare path out of its hot caller, which then saves no registers. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define CIO__NOINLINE __attribute__((noinline))
+#else
+#  define CIO__NOINLINE
+#endif
+
 #define CIO__CONTAINER_OF(ptr, type, member)                                  \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -149,7 +156,17 @@ static inline void cio__pin(cio_future *f)
 
 extern const cio__future_vt cio__plain_future_vt;
 
-void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt);
+/* A pending future with one reference (inline: every wait makes one). */
+static inline void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
+{
+    f->vt = vt;
+    f->loop = loop;
+    f->cb_tail = NULL;          /* and result: one union */
+    f->err = 0;
+    f->state = CIO__PENDING;
+    f->flags = 0;
+    f->rc = 1;                  /* one reference, no cancel request */
+}
 /* Complete f (pending) and schedule its callbacks. */
 void cio__future_finish(cio_future *f, int state, int err, cio_value v);
 /* Register an internal waiter node (the waiter holds its own reference). */
@@ -215,8 +232,33 @@ static inline int cio__slot_embedded(const cio__slot *s)
  * primitive finds its waiter's owner; CIO__FF_QUEUED says if it is in. */
 void cio__waitq_push(cio__waitq *q, cio__slot *s);
 void cio__waitq_push_front(cio__waitq *q, cio__slot *s);
-cio__slot *cio__waitq_pop(cio__waitq *q);
-void cio__waitq_remove(cio__slot *s);
+/* Leave its queue, if in one (O(1), inline: every wake does it). */
+static inline void cio__waitq_remove(cio__slot *s)
+{
+    cio__waitq *q = s->u.w.q;
+
+    if (!(s->fut.flags & CIO__FF_QUEUED))
+        return;
+    s->fut.flags &= ~CIO__FF_QUEUED;
+    if (s->u.w.prev != NULL)
+        s->u.w.prev->u.w.next = s->u.w.next;
+    else
+        q->head = s->u.w.next;
+    if (s->u.w.next != NULL)
+        s->u.w.next->u.w.prev = s->u.w.prev;
+    else
+        q->tail = s->u.w.prev;
+    s->u.w.prev = s->u.w.next = NULL;     /* u.w.q stays: the owner */
+}
+/* The first waiter, out of the queue; NULL if none. */
+static inline cio__slot *cio__waitq_pop(cio__waitq *q)
+{
+    cio__slot *s = q->head;
+
+    if (s != NULL)
+        cio__waitq_remove(s);
+    return s;
+}
 static inline int cio__waitq_empty(const cio__waitq *q)
 {
     return q->head == NULL;

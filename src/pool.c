@@ -46,12 +46,8 @@ static cio__pool *pool_for(cio_loop *loop, size_t size)
     return &loop->pools[cls - 1];
 }
 
-/* Out of free slots and bump room: the arena, else a new slab. Apart, so
- * the common path saves no registers. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
-static void *refill(cio_loop *loop, cio__pool *p, size_t slot)
+/* Out of free slots and bump room: the arena, else a new slab. */
+static CIO__NOINLINE void *refill(cio_loop *loop, cio__pool *p, size_t slot)
 {
     void *obj;
 

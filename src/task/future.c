@@ -21,18 +21,6 @@ static void cb_run(cio_loop *loop, cio__node *node);
 
 const cio__future_vt cio__plain_future_vt = { .kind = "Future", .settable = 1 };
 
-void cio__future_init(cio_future *f, cio_loop *loop, const cio__future_vt *vt)
-{
-    f->vt = vt;
-    f->loop = loop;
-    f->result.i = 0;
-    f->cb_tail = NULL;
-    f->err = 0;
-    f->state = CIO__PENDING;
-    f->flags = 0;
-    f->rc = 1;                  /* one reference, no cancel request */
-}
-
 cio_future *cio_future_new(cio_loop *loop)
 {
     cio_future *f;

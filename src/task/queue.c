@@ -68,7 +68,8 @@ static int before(const cio_queue *q, const qitem *a, const qitem *b)
     return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-static void heap_up(cio_queue *q, size_t i)
+/* The priority queue's heap: out of line, the FIFO's push and pop stay lean. */
+static CIO__NOINLINE void heap_up(cio_queue *q, size_t i)
 {
     qitem it = q->items[i];
 
@@ -79,7 +80,7 @@ static void heap_up(cio_queue *q, size_t i)
     q->items[i] = it;
 }
 
-static void heap_down(cio_queue *q, size_t i)
+static CIO__NOINLINE void heap_down(cio_queue *q, size_t i)
 {
     qitem it = q->items[i];
 
@@ -199,6 +200,8 @@ static void wake_putters(cio_queue *q)
 {
     cio__slot *s;
 
+    if (cio__waitq_empty(&q->putters))
+        return;
     while (room(q) && (s = cio__waitq_pop(&q->putters)) != NULL) {
         q->reserved_room++;
         cio__wait_wake(s, cio_int(0));

@@ -75,33 +75,6 @@ void cio__waitq_push(cio__waitq *q, cio__slot *s)
     q->tail = s;
 }
 
-void cio__waitq_remove(cio__slot *s)
-{
-    cio__waitq *q = s->u.w.q;
-
-    if (!(s->fut.flags & CIO__FF_QUEUED))
-        return;
-    s->fut.flags &= ~CIO__FF_QUEUED;
-    if (s->u.w.prev != NULL)
-        s->u.w.prev->u.w.next = s->u.w.next;
-    else
-        q->head = s->u.w.next;
-    if (s->u.w.next != NULL)
-        s->u.w.next->u.w.prev = s->u.w.prev;
-    else
-        q->tail = s->u.w.prev;
-    s->u.w.prev = s->u.w.next = NULL;     /* u.w.q stays: the owner */
-}
-
-cio__slot *cio__waitq_pop(cio__waitq *q)
-{
-    cio__slot *s = q->head;
-
-    if (s != NULL)
-        cio__waitq_remove(s);
-    return s;
-}
-
 void cio__waitq_push_front(cio__waitq *q, cio__slot *s)
 {
     s->u.w.q = q;

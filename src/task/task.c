@@ -197,13 +197,27 @@ static void release_awaited(cio__task *t)
  * reading it again until the next wait changes nothing.) */
 static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
 {
-    co->err = (short)cio_future_result(f, &co->result);
-    if (f == &t->slot.fut && f->state == CIO__DONE && cio__refs(f) == 1) {
-        co->wait_on = NULL;             /* an inline CIO_CALL's frame... */
-        CIO__TASK_AWAITING(t) = NULL;   /* ...and the task's, holding it */
-        cio__set_refs(f, 0);
-        f->vt->destroy(f);
+    if (f != &t->slot.fut || f->state != CIO__DONE || cio__refs(f) != 1) {
+        co->err = (short)cio_future_result(f, &co->result);
+        return;
     }
+    /* cio_future_result's work, flattened: take what the wait was served
+     * or woken with, read the outcome, then let the slot go */
+    if (f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
+        f->flags |= CIO__FF_TAKEN;
+        if (f->vt->take != NULL)
+            f->vt->take(f);
+    }
+    co->err = f->err;
+    co->result.p = NULL;
+    co->result.i = 0;
+    if (f->err == 0)
+        co->result = f->result;
+    f->flags |= CIO__FF_RETRIEVED;
+    co->wait_on = NULL;                 /* an inline CIO_CALL's frame... */
+    CIO__TASK_AWAITING(t) = NULL;       /* ...and the task's, holding it */
+    f->rc = 0;                          /* a slot is never a task: no cancels */
+    f->vt->destroy(f);
 }
 
 void cio__await_release(cio_loop *loop)
