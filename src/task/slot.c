@@ -21,10 +21,11 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     cio__task *t = loop->current;
     cio__slot *s;
 
-    /* The task's last await is over (its result is in the frame): let it
-     * go now, so the next wait finds the slot free. */
-    if (t != NULL && CIO__TASK_AWAITING(t) == &t->slot.fut && cio__refs(&t->slot.fut) == 1
-        && t->slot.fut.state != CIO__PENDING)
+    /* Busy with the task's last await, which is over (its result is in
+     * the frame): let it go now, so this wait finds the slot free. (Mostly
+     * it went when its result was read.) */
+    if (t != NULL && embeddable && busy(&t->slot) && CIO__TASK_AWAITING(t) == &t->slot.fut
+        && cio__refs(&t->slot.fut) == 1 && t->slot.fut.state != CIO__PENDING)
         cio__await_release(loop);
     if (t != NULL && embeddable && !busy(&t->slot)) {
         s = &t->slot;

@@ -242,7 +242,8 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
         outcome_into(co, CIO_ENOLOOP);
         return CIO_CORO_DONE;
     }
-    release_awaited(t);
+    if (CIO__TASK_AWAITING(t) != NULL)
+        release_awaited(t);
     if (f == NULL) {
         outcome_into(co, CIO_ENOMEM);
         return CIO_CORO_DONE;
