@@ -167,8 +167,7 @@ static void queue_due_timers(cio_loop *loop, double now)
 {
     cio__timer *t;
 
-    while ((t = cio__tq_top(&loop->timers)) != NULL && t->when <= now) {
-        cio__tq_remove(&loop->timers, t);
+    while ((t = cio__tq_pop_due(&loop->timers, now)) != NULL) {
         if (t->cancelled) {
             t->cancelled = 0;
             loop->timers.ncancelled--;

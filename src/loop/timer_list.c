@@ -45,6 +45,16 @@ cio__timer *cio__tq_top(cio__timer_queue *q)
     return HEAD(q)->next != NULL ? TIMER(HEAD(q)->next) : NULL;
 }
 
+cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now)
+{
+    cio__timer *t = cio__tq_top(q);
+
+    if (t == NULL || t->when > now)
+        return NULL;
+    cio__tq_remove(q, t);
+    return t;
+}
+
 void cio__tq_remove(cio__timer_queue *q, cio__timer *t)
 {
     cio__node *prev = HEAD(q);

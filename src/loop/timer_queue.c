@@ -214,6 +214,29 @@ cio__timer *cio__tq_top(cio__timer_queue *q)
     return before(h, r) ? h : r;
 }
 
+cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now)
+{
+    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0].t : NULL;
+
+    if (q->ring_len > 0) {
+        ring_trim(q);
+        r = q->ring[q->ring_head & (q->ring_cap - 1)];
+    }
+    if (r != NULL && (h == NULL || !before(h, r))) {
+        if (r->when > now)
+            return NULL;
+        /* the ring's front: a tombstone and one step on, no search */
+        q->ring[q->ring_head++ & (q->ring_cap - 1)] = NULL;
+        r->idx = CIO__TIMER_IDLE;
+        q->ring_len--;
+        return r;
+    }
+    if (h == NULL || h->when > now)
+        return NULL;
+    heap_remove(q, h);
+    return h;
+}
+
 void cio__tq_remove(cio__timer_queue *q, cio__timer *t)
 {
     if (t->idx & RING_BIT)

@@ -20,6 +20,9 @@
 int cio__tq_push(cio__timer_queue *q, cio__timer *t);
 /* The earliest timer, or NULL. */
 cio__timer *cio__tq_top(cio__timer_queue *q);
+/* The earliest timer if it is due at `now`, taken out (t->idx becomes
+ * CIO__TIMER_IDLE); NULL if none is due. */
+cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now);
 /* Take t out (it is in the queue); t->idx becomes CIO__TIMER_IDLE. */
 void cio__tq_remove(cio__timer_queue *q, cio__timer *t);
 /* Timers in the queue. */
