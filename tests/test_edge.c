@@ -385,6 +385,48 @@ START_TEST(test_timer_churn_keeps_the_ring_small)
 }
 END_TEST
 
+/* The in-order ring grows while its front has moved on: the timers past
+ * the end of the old ring, kept at the start of the array, must move to
+ * their place in the doubled one. 32 fire at once, 32 wait; 64 more join. */
+START_TEST(test_timer_ring_grows_wrapped)
+{
+    reports r;
+    cio_loop *loop;
+    cio_handle *h;
+    double t0;
+    int i;
+
+    ticks = malloc(128 * sizeof *ticks);
+    ck_assert(ticks != NULL);
+    loop = loop_with_reports(&r);
+    nfired = out_of_order = 0;
+    last_when = -1;
+    last_i = -1;
+    t0 = cio_loop_time(loop);
+    for (i = 0; i < 128; i++) {
+        /* the first 32 are due now; the rest 50 ms on, 1 us apart */
+        ticks[i].when = i < 32 ? t0 - 1 + (double)i * 1e-6 : t0 + 0.05 + (double)i * 1e-6;
+        ticks[i].i = i;
+    }
+    for (i = 0; i < 64; i++) {
+        ck_assert_int_eq(cio_loop_call_at(loop, ticks[i].when, on_tick, &ticks[i], &h), 0);
+        cio_handle_unref(h);
+    }
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert_int_eq(nfired, 32);
+    for (i = 64; i < 128; i++) {    /* the 64-slot ring wraps, then doubles */
+        ck_assert_int_eq(cio_loop_call_at(loop, ticks[i].when, on_tick, &ticks[i], &h), 0);
+        cio_handle_unref(h);
+    }
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.1), NULL), 0);
+    ck_assert_int_eq(nfired, 128);
+    ck_assert_int_eq(out_of_order, 0);
+    ck_assert_int_eq(last_i, 127);
+    loop_done(loop, &r, 0);
+    free(ticks);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * A peer that half-closes
  * ------------------------------------------------------------------------ */
@@ -819,6 +861,7 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_huge_infinite_nan_negative_timeouts);
     tcase_add_test(tc, test_million_timers_90_percent_cancelled);
     tcase_add_test(tc, test_timer_churn_keeps_the_ring_small);
+    tcase_add_test(tc, test_timer_ring_grows_wrapped);
     tcase_add_test(tc, test_peer_half_closes);
     tcase_add_test(tc, test_fd_reused_while_event_pending);
     tcase_add_test(tc, test_slowloris_against_http_server);

@@ -121,7 +121,7 @@ static uint32_t ring_used(const cio__timer_queue *q)
 
 /* Make room for one more. Mostly tombstones: squeeze them out in place,
  * handing the live timers new tickets (paid for by the removals that left
- * the tombstones). Else double: every timer keeps its ticket and slides to
+ * the tombstones). Else double: every timer keeps its ticket, its place is
  * ticket & (cap - 1), so growing touches no timer - a million sleeping
  * tasks are not all visited again at each doubling. */
 static int ring_grow(cio__timer_queue *q)
@@ -145,12 +145,15 @@ static int ring_grow(cio__timer_queue *q)
     if (cap >= RING_BIT / 4)
         return CIO_ENOMEM;
     cap = cap ? cap * 2 : 64;
-    items = cio_alloc((size_t)cap * sizeof *items);
+    /* realloc: a large ring grows in place (no copy, no fresh pages for
+     * the old half); a timer whose ticket has the old capacity's bit set
+     * moves up by that much, into the new half */
+    items = cio_realloc(q->ring, (size_t)q->ring_cap * sizeof *items, (size_t)cap * sizeof *items);
     if (items == NULL)
         return CIO_ENOMEM;
     for (i = q->ring_head; i != q->ring_tail; i++)
-        items[i & (cap - 1)] = q->ring[i & (q->ring_cap - 1)];
-    cio_free(q->ring, (size_t)q->ring_cap * sizeof *items);
+        if (i & q->ring_cap)
+            items[i & (cap - 1)] = items[i & (q->ring_cap - 1)];
     q->ring = items;
     q->ring_cap = cap;
     return 0;
