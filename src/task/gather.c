@@ -123,24 +123,20 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
     g->pending = n;
     g->return_exceptions = return_exceptions != 0;
     g->cancel_requested = 0;
+    /* One pass: each record is set up and registered at once, failures at
+     * creation counted in argument order (a child done already is only
+     * scheduled: nothing runs before we return). Each child is touched
+     * once (a million children do not fit in a cache: a second pass would
+     * miss on every one again), and a few ahead are fetched meanwhile. */
     for (i = 0; i < n; i++) {
         gather_kid *k = &g->kids[i];
 
+        if (i + CIO__PREFETCH_AHEAD < n && futs[i + CIO__PREFETCH_AHEAD] != NULL)
+            CIO__PREFETCH(futs[i + CIO__PREFETCH_AHEAD]);
         k->u.g = g;
         k->child = futs[i];
         k->node.run = kid_done;
         k->node.next = NULL;
-    }
-    /* Register only once every record is set up: a child done already is
-     * scheduled, and failures at creation count now, in argument order.
-     * Each child is touched once, here (a million children do not fit in
-     * a cache: a second pass would miss on every one again), and a few
-     * ahead are fetched while this one is registered. */
-    for (i = 0; i < n; i++) {
-        gather_kid *k = &g->kids[i];
-
-        if (i + CIO__PREFETCH_AHEAD < n && g->kids[i + CIO__PREFETCH_AHEAD].child != NULL)
-            CIO__PREFETCH(g->kids[i + CIO__PREFETCH_AHEAD].child);
         if (k->child != NULL && k->child->loop != loop) {
             cio_future_unref(k->child);
             k->child = NULL;
