@@ -178,8 +178,23 @@ int cio__future_remove_waiter(cio_future *f, cio__node *node);
 void cio__future_detach(cio_future *f, cio__node *node);
 /* Plain cancel of a pending future: 1, or 0 if done. */
 int cio__future_cancel_plain(cio_future *f, const char *msg);
-/* Outcome without marking it retrieved (for internal readers); runs take(). */
-int cio__future_outcome(cio_future *f, cio_value *out);
+/* Outcome without marking it retrieved (for internal readers); runs take()
+ * the first time. Inline: a gather reads a million of them. */
+static inline int cio__future_outcome(cio_future *f, cio_value *out)
+{
+    if (f->state == CIO__PENDING)
+        return CIO_EINVALSTATE;
+    if (f->state == CIO__DONE && f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
+        f->flags |= CIO__FF_TAKEN;      /* read once: what it was woken for is its own */
+        if (f->vt->take != NULL)
+            f->vt->take(f);
+    }
+    if (f->state == CIO__CANCELLED)
+        return CIO_ECANCELLED;
+    if (f->err == 0 && out != NULL)
+        *out = f->result;
+    return f->err;
+}
 
 /* ---- slots: a future a task waits on without allocating (slot.c) ---- */
 

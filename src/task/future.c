@@ -109,22 +109,6 @@ int cio_future_cancelled(const cio_future *f)
     return f != NULL && f->state == CIO__CANCELLED;
 }
 
-int cio__future_outcome(cio_future *f, cio_value *out)
-{
-    if (f->state == CIO__PENDING)
-        return CIO_EINVALSTATE;
-    if (f->state == CIO__DONE && f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
-        f->flags |= CIO__FF_TAKEN;      /* read once: what it was woken for is its own */
-        if (f->vt->take != NULL)
-            f->vt->take(f);
-    }
-    if (f->state == CIO__CANCELLED)
-        return CIO_ECANCELLED;
-    if (f->err == 0 && out != NULL)
-        *out = f->result;
-    return f->err;
-}
-
 int cio_future_result(cio_future *f, cio_value *out)
 {
     int err;

@@ -303,7 +303,6 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
 /* The task's coroutine ended (or never started): complete the future. */
 static void task_finish(cio__task *t, int err, cio_value result)
 {
-    const char *msg = pending_cancel_msg(t);
     cio_value v;
 
     if (t->fut.flags & CIO__TF_MUST_CANCEL)
@@ -311,6 +310,7 @@ static void task_finish(cio__task *t, int err, cio_value result)
     t->fut.flags &= ~CIO__TF_MUST_CANCEL;
     if (err == CIO_ECANCELLED) {
         cio_future *awaited = CIO__TASK_AWAITING(t);
+        const char *msg = pending_cancel_msg(t);
 
         if (cio__cancels(&t->fut) == 0)
             msg = awaited != NULL ? cio_future_cancel_message(awaited) : NULL;
@@ -318,13 +318,19 @@ static void task_finish(cio__task *t, int err, cio_value result)
         release_awaited(t);
         cio__future_finish(&t->fut, CIO__CANCELLED, CIO_ECANCELLED, v);
     } else {
-        release_awaited(t);
+        if (CIO__TASK_AWAITING(t) != NULL)
+            release_awaited(t);
         v.p = NULL;
         if (err == 0)
             v = result;
         cio__future_finish(&t->fut, CIO__DONE, err, v);
     }
-    cio_future_unref(&t->fut);         /* the loop's reference */
+    /* the loop's reference: mostly not the last (a gather or the caller
+     * holds one), so no call */
+    if (cio__refs(&t->fut) > 1 && cio__refs(&t->fut) < CIO__REFS_MAX)
+        t->fut.rc--;
+    else
+        cio_future_unref(&t->fut);
 }
 
 static void task_step(cio_loop *loop, cio__node *node)
