@@ -374,7 +374,7 @@ typedef struct cio__pool {
     size_t next_slab;           /* bytes of the next slab */
 } cio__pool;
 
-#define CIO__POOL_CLASSES 32    /* 16-byte classes: objects up to 512 bytes */
+#define CIO__POOL_CLASSES 32    /* size classes: objects up to 512 bytes (pool.c) */
 
 /* A slot of at least size bytes from loop's pools (cio_alloc beyond the
  * largest class); NULL if out of memory. */

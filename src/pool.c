@@ -4,7 +4,7 @@
  * A loop in caller storage (cio_loop_new_in) carves slots from the rest of
  * that storage first; built without a heap (CIO_NO_HEAP), only from there.
  *
- * Size classes of 16 bytes up to CIO__POOL_MAX; a slot costs exactly its
+ * 32 size classes up to 512 bytes (class_of); a slot costs exactly its
  * class (malloc would add a header and round up), and taking one is a
  * pointer pop or bump. Slabs come from cio_alloc, doubling in size up to
  * 1 MiB, and go back only when the loop is freed: after a burst of a
@@ -29,9 +29,35 @@ typedef struct slab {
 #  define HEAP_ALLOC(size) cio_alloc(size)
 #endif
 
-static cio__pool *pool_for(cio_loop *loop, size_t size)
+/* The size class of an object: 16-byte steps up to 128 bytes, 8-byte steps
+ * up to 256 (a task with a small frame lands here, so it carries no slack:
+ * a million 168-byte tasks take 168 MB, not 176), 32-byte steps up to 512.
+ * 32 classes; -1 beyond. *slot: the class's size. Every slot is aligned
+ * for a pointer and a double, as an object of cio's needs. */
+static int class_of(size_t size, size_t *slot)
 {
-    size_t cls = (size + 15) / 16;
+    size_t c;
+
+    if (size == 0 || size > 512)
+        return -1;
+    if (size <= 128) {
+        c = (size + 15) / 16;                   /* 1..8 */
+        *slot = c * 16;
+        return (int)c - 1;                      /* 0..7 */
+    }
+    if (size <= 256) {
+        c = (size - 128 + 7) / 8;               /* 1..16 */
+        *slot = 128 + c * 8;
+        return (int)c + 7;                      /* 8..23 */
+    }
+    c = (size - 256 + 31) / 32;                 /* 1..8 */
+    *slot = 256 + c * 32;
+    return (int)c + 23;                         /* 24..31 */
+}
+
+static cio__pool *pool_for(cio_loop *loop, size_t size, size_t *slot)
+{
+    int cls = class_of(size, slot);
 
 #ifdef CIO_POOL_DIRECT
     /* A test build (tests/test_oom): every object comes straight from the
@@ -41,9 +67,9 @@ static cio__pool *pool_for(cio_loop *loop, size_t size)
     return NULL;
 #endif
 
-    if (size == 0 || cls > CIO__POOL_CLASSES)
+    if (cls < 0)
         return NULL;
-    return &loop->pools[cls - 1];
+    return &loop->pools[cls];
 }
 
 /* Out of free slots and bump room: the arena, else a new slab. */
@@ -80,8 +106,8 @@ static CIO__NOINLINE void *refill(cio_loop *loop, cio__pool *p, size_t slot)
 
 void *cio__pool_alloc(cio_loop *loop, size_t size)
 {
-    cio__pool *p = pool_for(loop, size);
-    size_t slot = (size + 15) & ~(size_t)15;
+    size_t slot;
+    cio__pool *p = pool_for(loop, size, &slot);
     void *obj;
 
     if (p == NULL)
@@ -101,10 +127,11 @@ void *cio__pool_alloc(cio_loop *loop, size_t size)
 void cio__pool_free(cio_loop *loop, void *obj, size_t size)
 {
     cio__pool *p;
+    size_t slot;
 
     if (obj == NULL)
         return;
-    p = pool_for(loop, size);
+    p = pool_for(loop, size, &slot);
     if (p == NULL) {
         cio_free(obj, size);
         return;
