@@ -154,6 +154,16 @@ static inline void cio__pin(cio_future *f)
         f->rc++;
 }
 
+/* Drop a reference: inline when it is not the last (mostly someone else -
+ * a gather, the caller - holds one), else cio_future_unref. */
+static inline void cio__unpin(cio_future *f)
+{
+    if (cio__refs(f) > 1 && cio__refs(f) < CIO__REFS_MAX)
+        f->rc--;
+    else
+        cio_future_unref(f);
+}
+
 extern const cio__future_vt cio__plain_future_vt;
 
 /* A pending future with one reference (inline: every wait makes one). */

@@ -202,7 +202,9 @@ int cio__tq_push(cio__timer_queue *q, cio__timer *t)
     return heap_push(q, t);
 }
 
-cio__timer *cio__tq_top(cio__timer_queue *q)
+/* The earliest timer, or NULL; *in_ring: it is the ring's front (else
+ * the heap's top). */
+static cio__timer *front(cio__timer_queue *q, int *in_ring)
 {
     cio__timer *r = NULL, *h = q->heap_len ? q->heap[0].t : NULL;
 
@@ -210,34 +212,32 @@ cio__timer *cio__tq_top(cio__timer_queue *q)
         ring_trim(q);
         r = q->ring[q->ring_head & (q->ring_cap - 1)];
     }
-    if (r == NULL)
-        return h;
-    if (h == NULL)
-        return r;
-    return before(h, r) ? h : r;
+    *in_ring = r != NULL && (h == NULL || !before(h, r));
+    return *in_ring ? r : h;
+}
+
+cio__timer *cio__tq_top(cio__timer_queue *q)
+{
+    int in_ring;
+
+    return front(q, &in_ring);
 }
 
 cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now)
 {
-    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0].t : NULL;
+    int in_ring;
+    cio__timer *t = front(q, &in_ring);
 
-    if (q->ring_len > 0) {
-        ring_trim(q);
-        r = q->ring[q->ring_head & (q->ring_cap - 1)];
-    }
-    if (r != NULL && (h == NULL || !before(h, r))) {
-        if (r->when > now)
-            return NULL;
-        /* the ring's front: a tombstone and one step on, no search */
-        q->ring[q->ring_head++ & (q->ring_cap - 1)] = NULL;
-        r->idx = CIO__TIMER_IDLE;
-        q->ring_len--;
-        return r;
-    }
-    if (h == NULL || h->when > now)
+    if (t == NULL || t->when > now)
         return NULL;
-    heap_remove(q, h);
-    return h;
+    if (in_ring) {                      /* the front: no lookup, no trim yet */
+        q->ring[q->ring_head++ & (q->ring_cap - 1)] = NULL;
+        t->idx = CIO__TIMER_IDLE;
+        q->ring_len--;
+    } else {
+        heap_remove(q, t);
+    }
+    return t;
 }
 
 void cio__tq_remove(cio__timer_queue *q, cio__timer *t)

@@ -137,18 +137,16 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
         k->child = futs[i];
         k->node.run = kid_done;
         k->node.next = NULL;
-        if (k->child != NULL && k->child->loop != loop) {
+        if (k->child == NULL || k->child->loop != loop) {
+            int err = k->child == NULL ? CIO_ENOMEM : CIO_EWRONGLOOP;
+
             cio_future_unref(k->child);
             k->child = NULL;
-            k->node.next = (cio__node *)(intptr_t)CIO_EWRONGLOOP;
-        } else if (k->child == NULL) {
-            k->node.next = (cio__node *)(intptr_t)CIO_ENOMEM;
-        }
-        if (k->child != NULL) {
-            cio__future_add_waiter(k->child, &k->node);
-        } else {
             k->node.run = NULL;
-            kid_seen(g, kid_error(k));
+            k->node.next = (cio__node *)(intptr_t)err;
+            kid_seen(g, err);
+        } else {
+            cio__future_add_waiter(k->child, &k->node);
         }
     }
     if (n == 0)

@@ -24,7 +24,7 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     /* Busy with the task's last await, which is over (its result is in
      * the frame): let it go now, so this wait finds the slot free. (Mostly
      * it went when its result was read.) */
-    if (t != NULL && embeddable && busy(&t->slot) && CIO__TASK_AWAITING(t) == &t->slot.fut
+    if (t != NULL && embeddable && CIO__TASK_AWAITING(t) == &t->slot.fut
         && cio__refs(&t->slot.fut) == 1 && t->slot.fut.state != CIO__PENDING)
         cio__await_release(loop);
     if (t != NULL && embeddable && !busy(&t->slot)) {
@@ -52,10 +52,7 @@ void cio__slot_release(cio__slot *s, size_t size)
         cio__set_refs(&s->fut, 0);    /* flags stay: TAKEN, if set, too */
         s->u.timer.cancelled = 0;           /* the union is an idle timer again */
         s->u.timer.idx = CIO__TIMER_IDLE;
-        if (cio__refs(&t->fut) > 1 && cio__refs(&t->fut) < CIO__REFS_MAX)
-            t->fut.rc--;                  /* the slot's pin; never the last */
-        else
-            cio_future_unref(&t->fut);
+        cio__unpin(&t->fut);                /* the slot's pin */
     } else {
         cio__pool_free(loop, s, size);
     }

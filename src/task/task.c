@@ -167,27 +167,51 @@ static const char *pending_cancel_msg(const cio__task *t)
 
 /* ---- awaiting ---- */
 
-static void release_awaited(cio__task *t)
+/* f is the task's own slot, and nobody else holds it. */
+static int own_slot_alone(const cio__task *t, const cio_future *f)
+{
+    return f == &t->slot.fut && cio__refs(f) == 1;
+}
+
+/* The task's own slot, done and ours alone, goes back: an internal wait
+ * has no callbacks and nothing to report, so no unref. */
+static void give_back_slot(cio__task *t)
+{
+    cio__set_refs(&t->slot.fut, 0);
+    t->slot.fut.vt->destroy(&t->slot.fut);
+}
+
+/* Stop awaiting the own slot and give it back: the frame awaiting it (an
+ * inline CIO_CALL's) and the task's both let go of it. */
+static void drop_own_slot(cio__task *t, cio_coro *co)
+{
+    co->wait_on = NULL;
+    CIO__TASK_AWAITING(t) = NULL;
+    give_back_slot(t);
+}
+
+static void let_go_of_awaited(cio__task *t)
 {
     cio_coro *co = CIO__TASK_FRAME(t);
     cio_future *f = co->wait_on;
 
-    if (f == NULL)
-        return;
     co->wait_on = NULL;
     if (t->fut.flags & CIO__TF_WAITING) {
         cio__future_remove_waiter(f, &t->step);
         t->fut.flags &= ~CIO__TF_WAITING;
     }
-    if (f == &t->slot.fut && cio__refs(f) == 1 && f->state != CIO__PENDING) {
-        /* The hot path: the task's own slot, done, ours alone. An internal
-         * wait has no callbacks and nothing to report: go straight to its
-         * release. */
-        cio__set_refs(f, 0);
-        f->vt->destroy(f);
-        return;
-    }
-    cio_future_unref(f);
+    if (own_slot_alone(t, f) && f->state != CIO__PENDING)
+        give_back_slot(t);              /* the hot path */
+    else
+        cio_future_unref(f);
+}
+
+/* Let go of what the task awaited, if anything (the test inline: mostly
+ * there is nothing, its own slot having gone when its result was read). */
+static inline void release_awaited(cio__task *t)
+{
+    if (CIO__TASK_AWAITING(t) != NULL)
+        let_go_of_awaited(t);
 }
 
 /* Read the awaited future's outcome into the frame. The task's own slot,
@@ -197,27 +221,16 @@ static void release_awaited(cio__task *t)
  * reading it again until the next wait changes nothing.) */
 static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
 {
-    if (f != &t->slot.fut || f->state != CIO__DONE || cio__refs(f) != 1) {
+    if (!own_slot_alone(t, f) || f->state != CIO__DONE) {
         co->err = (short)cio_future_result(f, &co->result);
         return;
     }
-    /* cio_future_result's work, flattened: take what the wait was served
-     * or woken with, read the outcome, then let the slot go */
-    if (f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
-        f->flags |= CIO__FF_TAKEN;
-        if (f->vt->take != NULL)
-            f->vt->take(f);
-    }
-    co->err = f->err;
+    /* cio_future_result's work without its call, then the slot goes */
     co->result.p = NULL;
     co->result.i = 0;
-    if (f->err == 0)
-        co->result = f->result;
+    co->err = (short)cio__future_outcome(f, &co->result);
     f->flags |= CIO__FF_RETRIEVED;
-    co->wait_on = NULL;                 /* an inline CIO_CALL's frame... */
-    CIO__TASK_AWAITING(t) = NULL;       /* ...and the task's, holding it */
-    f->rc = 0;                          /* a slot is never a task: no cancels */
-    f->vt->destroy(f);
+    drop_own_slot(t, co);
 }
 
 void cio__await_release(cio_loop *loop)
@@ -242,8 +255,7 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
         outcome_into(co, CIO_ENOLOOP);
         return CIO_CORO_DONE;
     }
-    if (CIO__TASK_AWAITING(t) != NULL)
-        release_awaited(t);
+    release_awaited(t);
     if (f == NULL) {
         outcome_into(co, CIO_ENOMEM);
         return CIO_CORO_DONE;
@@ -261,14 +273,10 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
         /* sleep(0): the task yields one iteration. Its own slot, ours
          * alone, goes back at once - a plain yield, nothing to read on
          * resume; another sleep is done now and read then. */
-        if (f == &t->slot.fut && cio__refs(f) == 1) {
-            co->wait_on = NULL;
-            CIO__TASK_AWAITING(t) = NULL;
-            cio__set_refs(f, 0);
-            f->vt->destroy(f);
-        } else {
+        if (own_slot_alone(t, f))
+            drop_own_slot(t, co);
+        else
             cio__sleeper_finish_now(f);
-        }
         return CIO_CORO_PENDING;
     }
     if (f->state == CIO__PENDING)
@@ -318,19 +326,13 @@ static void task_finish(cio__task *t, int err, cio_value result)
         release_awaited(t);
         cio__future_finish(&t->fut, CIO__CANCELLED, CIO_ECANCELLED, v);
     } else {
-        if (CIO__TASK_AWAITING(t) != NULL)
-            release_awaited(t);
+        release_awaited(t);
         v.p = NULL;
         if (err == 0)
             v = result;
         cio__future_finish(&t->fut, CIO__DONE, err, v);
     }
-    /* the loop's reference: mostly not the last (a gather or the caller
-     * holds one), so no call */
-    if (cio__refs(&t->fut) > 1 && cio__refs(&t->fut) < CIO__REFS_MAX)
-        t->fut.rc--;
-    else
-        cio_future_unref(&t->fut);
+    cio__unpin(&t->fut);               /* the loop's reference */
 }
 
 static void task_step(cio_loop *loop, cio__node *node)
