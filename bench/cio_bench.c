@@ -10,10 +10,11 @@
  * Prints one line: WORKLOAD n=N wall=SECONDS ns_per_op=NS maxrss_kb=KB,
  * the same as the peer programs in bench/peers/.
  *
- *   cio_bench sizeof       the bytes of one task as the workloads allocate
- *                          it (cio_task_size: bookkeeping and frame, one
- *                          allocation), one line: sizeof sleeper=B spawn=B
- *                          frame_sleeper=B
+ *   cio_bench sizeof       cio_task_size of the workloads' tasks (bookkeeping
+ *                          and frame: what one takes in caller storage; from
+ *                          the loop's pools, as here, a task takes two
+ *                          pointers less), one line: sizeof sleeper=B
+ *                          spawn=B frame_sleeper=B
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -338,9 +338,9 @@ typedef struct cio__task {
     cio_future fut;
     cio__node step;             /* ready queue / awaited future's ring */
     const cio_task_type *type;  /* inside cio__task_extras once it has some */
-    struct cio__task *prev, *next;  /* the loop's list of live tasks */
     cio__slot slot;             /* the built-in wait: no allocation */
-    /* the frame follows, aligned */
+    /* the frame follows, aligned; a task outside the task pools then has
+     * a link in the loop's list of them (task.c) */
 } cio__task;
 #define CIO__TASK_AWAITING(t) (CIO__TASK_FRAME(t)->wait_on)
 
@@ -384,13 +384,24 @@ typedef struct cio__pool {
     size_t next_slab;           /* bytes of the next slab */
 } cio__pool;
 
-#define CIO__POOL_CLASSES 32    /* size classes: objects up to 512 bytes (pool.c) */
+#define CIO__POOL_CLASSES 32    /* size classes (pool.c) */
+#define CIO__POOL_MAX 512       /* the largest pooled object */
 
 /* A slot of at least size bytes from loop's pools (cio_alloc beyond the
  * largest class); NULL if out of memory. */
 void *cio__pool_alloc(cio_loop *loop, size_t size);
 /* Give back what cio__pool_alloc returned, with the same size. */
 void cio__pool_free(cio_loop *loop, void *obj, size_t size);
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+/* A slot for a task from the task pools (only where walkable); NULL if out
+ * of memory. Every slot there is a task (its first word its vt) or free. */
+void *cio__pool_alloc_task(cio_loop *loop, size_t size);
+void cio__pool_free_task(cio_loop *loop, void *obj, size_t size);
+/* visit(obj, arg) each task pool slot whose first word is tag: the live
+ * tasks. visit may free obj or other tasks, not allocate one. */
+void cio__pool_walk_tasks(cio_loop *loop, const void *tag, void (*visit)(void *obj, void *arg),
+                          void *arg);
+#endif
 /* Fault a block's pages in at once (alloc.c; a no-op where there is no
  * heap or no such system call). */
 #ifndef CIO_NO_HEAP
@@ -428,7 +439,7 @@ struct cio_loop {
     cio__task *current;         /* the task being stepped */
     uint32_t rng;               /* xorshift state: select's fair choice */
     double debug_slow;          /* debug mode: report steps slower than this; < 0 off */
-    cio__task *tasks;           /* live tasks (intrusive list) */
+    cio__task *tasks;           /* live tasks outside the task pools (task.c) */
     cio_future *last_run;       /* future of the last run_until_complete */
     cio__node stop_node;        /* in last_run's ring: stops the loop */
     cio_exception_handler_fn exc_handler;
@@ -445,7 +456,27 @@ struct cio_loop {
     cio__bare bare;
 #endif
     cio__pool pools[CIO__POOL_CLASSES];
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+    cio__pool *task_pools;      /* CIO__POOL_CLASSES, with the first task */
+    size_t pooled_tasks;        /* live tasks in them */
+#endif
 };
+
+/* Whether a task of size bytes comes from the task pools, where the loop
+ * finds it by walking the slabs; else from cio__pool_alloc, and the task
+ * carries a link in the loop's list (task.c). Always the same answer for
+ * one loop and size: a loop in caller storage carves its tasks from there,
+ * as the rest. */
+static inline int cio__pool_task_walkable(const cio_loop *loop, size_t size)
+{
+#if defined(CIO_NO_HEAP) || defined(CIO_POOL_DIRECT)
+    (void)loop;
+    (void)size;
+    return 0;
+#else
+    return loop->arena_end == NULL && size <= CIO__POOL_MAX;
+#endif
+}
 
 /* Append a node to the ready queue (FIFO). */
 void cio__loop_schedule(cio_loop *loop, cio__node *node);

@@ -10,7 +10,13 @@
  * 1 MiB, and go back only when the loop is freed: after a burst of a
  * million tasks the memory stays with the loop for its next burst (as
  * malloc's arenas mostly do too).
+ *
+ * Tasks from the heap have pools of their own (allocated with the first
+ * task): every slot there is a live task or a free one, so the loop finds
+ * its tasks by walking those slabs (cio__pool_walk_tasks) and a task needs
+ * no link in a list of the loop's - 16 bytes and two stores less a task.
  */
+#include <string.h>
 #include "internal.h"
 
 #define SLAB_MIN  (4u << 10)
@@ -38,7 +44,7 @@ static int class_of(size_t size, size_t *slot)
 {
     size_t c;
 
-    if (size == 0 || size > 512)
+    if (size == 0 || size > CIO__POOL_MAX)
         return -1;
     if (size <= 128) {
         c = (size + 15) / 16;                   /* 1..8 */
@@ -104,14 +110,12 @@ static CIO__NOINLINE void *refill(cio_loop *loop, cio__pool *p, size_t slot)
     return obj;
 }
 
-void *cio__pool_alloc(cio_loop *loop, size_t size)
+/* A slot of p (of `slot` bytes): a free one, else the bump room, else a
+ * refill. */
+static inline void *take(cio_loop *loop, cio__pool *p, size_t slot)
 {
-    size_t slot;
-    cio__pool *p = pool_for(loop, size, &slot);
     void *obj;
 
-    if (p == NULL)
-        return HEAP_ALLOC(size);
     if (p->free != NULL) {
         obj = p->free;
         p->free = *(void **)obj;
@@ -122,6 +126,16 @@ void *cio__pool_alloc(cio_loop *loop, size_t size)
     obj = p->bump;
     p->bump += slot;
     return obj;
+}
+
+void *cio__pool_alloc(cio_loop *loop, size_t size)
+{
+    size_t slot;
+    cio__pool *p = pool_for(loop, size, &slot);
+
+    if (p == NULL)
+        return HEAP_ALLOC(size);
+    return take(loop, p, slot);
 }
 
 void cio__pool_free(cio_loop *loop, void *obj, size_t size)
@@ -140,12 +154,81 @@ void cio__pool_free(cio_loop *loop, void *obj, size_t size)
     p->free = obj;
 }
 
-void cio__pools_free(cio_loop *loop)
+/* ---- the task pools ---- */
+
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+/* The size of class c's slots (class_of's inverse). */
+static size_t slot_of(int c)
+{
+    if (c < 8)
+        return (size_t)(c + 1) * 16;
+    if (c < 24)
+        return 128 + (size_t)(c - 7) * 8;
+    return 256 + (size_t)(c - 23) * 32;
+}
+
+void *cio__pool_alloc_task(cio_loop *loop, size_t size)
+{
+    size_t slot = 0;
+    int cls = class_of(size, &slot);
+    void *obj;
+
+    if (loop->task_pools == NULL) {
+        size_t bytes = CIO__POOL_CLASSES * sizeof *loop->task_pools;
+
+        loop->task_pools = cio_alloc(bytes);
+        if (loop->task_pools == NULL)
+            return NULL;
+        memset(loop->task_pools, 0, bytes);
+    }
+    /* no arena here (cio__pool_task_walkable): refill takes a slab */
+    obj = take(loop, &loop->task_pools[cls], slot);
+    if (obj != NULL)
+        loop->pooled_tasks++;
+    return obj;
+}
+
+void cio__pool_free_task(cio_loop *loop, void *obj, size_t size)
+{
+    size_t slot = 0;
+    cio__pool *p = &loop->task_pools[class_of(size, &slot)];
+
+    *(void **)obj = p->free;
+    p->free = obj;
+    loop->pooled_tasks--;
+}
+
+void cio__pool_walk_tasks(cio_loop *loop, const void *tag, void (*visit)(void *obj, void *arg),
+                          void *arg)
+{
+    int c;
+
+    for (c = 0; c < CIO__POOL_CLASSES && loop->pooled_tasks > 0; c++) {
+        cio__pool *p = &loop->task_pools[c];
+        size_t slot = slot_of(c);
+        slab *s;
+
+        for (s = p->slabs; s != NULL; s = s->next) {
+            char *obj = (char *)s + SLAB_HDR;
+            /* the newest slab is carved up to bump; older ones whole */
+            char *end = s == p->slabs ? p->bump
+                                      : obj + (s->size - SLAB_HDR) / slot * slot;
+
+            for (; obj < end; obj += slot)      /* a free slot's first word
+                                                   is a free-list link */
+                if (*(const void *const *)(void *)obj == tag)
+                    visit(obj, arg);
+        }
+    }
+}
+#endif
+
+static void free_slabs(cio__pool *pools)
 {
     size_t i;
 
     for (i = 0; i < CIO__POOL_CLASSES; i++) {
-        cio__pool *p = &loop->pools[i];
+        cio__pool *p = &pools[i];
         slab *s, *next;
 
         for (s = p->slabs; s != NULL; s = next) {
@@ -157,4 +240,16 @@ void cio__pools_free(cio_loop *loop)
         p->bump = p->end = NULL;
         p->next_slab = 0;
     }
+}
+
+void cio__pools_free(cio_loop *loop)
+{
+    free_slabs(loop->pools);
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+    if (loop->task_pools != NULL) {
+        free_slabs(loop->task_pools);
+        cio_free(loop->task_pools, CIO__POOL_CLASSES * sizeof *loop->task_pools);
+        loop->task_pools = NULL;
+    }
+#endif
 }

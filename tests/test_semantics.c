@@ -1284,6 +1284,105 @@ START_TEST(test_all_tasks_lists_pending_tasks)
 }
 END_TEST
 
+/* all_tasks and loop free find every task wherever it lives: tasks of
+ * several sizes over many slabs of the task pools, with freed slots between
+ * them, a task too large for a pool and tasks in caller storage (these two
+ * kept in the loop's list). */
+CIO_ASYNC(parked, int finish; char pad[8];)
+{
+    CIO_BEGIN();
+    if (self->finish)
+        CIO_AWAIT(cio_sleep(loop, 0));
+    else
+        CIO_AWAIT(cio_sleep(loop, 3600));
+    CIO_END();
+}
+
+CIO_ASYNC(parked_wide, int finish; char pad[200];)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_sleep(loop, 3600));
+    CIO_END();
+}
+
+CIO_ASYNC(parked_huge, int finish; char pad[1024];)
+{
+    CIO_BEGIN();
+    CIO_AWAIT(cio_sleep(loop, 3600));
+    CIO_END();
+}
+
+#define WALK_SMALL 3000
+#define WALK_WIDE 1000
+#define WALK_HUGE 3
+#define WALK_STORED 2
+#define WALK_PENDING (WALK_SMALL / 2 + WALK_WIDE + WALK_HUGE + WALK_STORED)
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(cio_future *const *)a, y = (uintptr_t)*(cio_future *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void count_pending_reports(cio_loop *loop, const cio_exception_context *ctx, void *arg)
+{
+    (void)loop;
+    if (ctx->message != NULL && strstr(ctx->message, "destroyed but it is pending") != NULL)
+        (*(int *)arg)++;
+}
+
+START_TEST(test_all_tasks_finds_tasks_wherever_they_live)
+{
+    static cio_future *mine[WALK_PENDING], *seen[WALK_PENDING + 1];
+    static unsigned char stored[WALK_STORED][CIO_TASK_SIZE(parked)];
+    cio_loop *loop = cio_loop_new();
+    size_t n = 0, i;
+    int reported = 0;
+
+    ck_assert_ptr_nonnull(loop);
+    cio_loop_set_exception_handler(loop, count_pending_reports, &reported);
+    for (i = 0; i < WALK_SMALL; i++) {
+        cio_future *t = CIO_START(loop, parked, .finish = (int)(i % 2));
+
+        ck_assert_ptr_nonnull(t);
+        if (i % 2)
+            cio_future_unref(t);    /* ends at once: its slot goes free */
+        else
+            mine[n++] = t;
+        if (i % 3 == 0 && n < WALK_PENDING - WALK_HUGE - WALK_STORED
+            && i / 3 < WALK_WIDE) {
+            mine[n] = CIO_START(loop, parked_wide, .finish = 0);
+            ck_assert_ptr_nonnull(mine[n]);
+            n++;
+        }
+    }
+    for (i = 0; i < WALK_HUGE; i++) {
+        mine[n] = CIO_START(loop, parked_huge, .finish = 0);
+        ck_assert_ptr_nonnull(mine[n]);
+        n++;
+    }
+    for (i = 0; i < WALK_STORED; i++) {
+        mine[n] = CIO_START_IN(loop, stored[i], sizeof stored[i], parked, .finish = 0);
+        ck_assert_ptr_nonnull(mine[n]);
+        n++;
+    }
+    ck_assert_uint_eq(n, WALK_PENDING);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.001), NULL), 0);
+    /* each pending task exactly once, none of the finished ones */
+    ck_assert_uint_eq(cio_loop_all_tasks(loop, seen, WALK_PENDING + 1), WALK_PENDING);
+    qsort(mine, WALK_PENDING, sizeof mine[0], by_address);
+    qsort(seen, WALK_PENDING, sizeof seen[0], by_address);
+    for (i = 0; i < WALK_PENDING; i++)
+        ck_assert_ptr_eq(seen[i], mine[i]);
+    /* still pending at loop free: each reported and freed once */
+    for (i = 0; i < WALK_PENDING; i++)
+        cio_future_unref(mine[i]);
+    ck_assert_int_eq(cio_loop_free(loop), 0);
+    ck_assert_int_eq(reported, WALK_PENDING);
+}
+END_TEST
+
 /* Debug mode: what the handler saw, with the slow callback's duration. */
 typedef struct debug_reports {
     reports r;
@@ -1417,6 +1516,7 @@ static Suite *semantics_suite(void)
     tcase_add_test(tc, test_report_unretrieved_future_error_exactly_once);
     tcase_add_test(tc, test_report_pending_task_at_close_exactly_once);
     tcase_add_test(tc, test_all_tasks_lists_pending_tasks);
+    tcase_add_test(tc, test_all_tasks_finds_tasks_wherever_they_live);
     tcase_add_test(tc, test_debug_mode_reports_slow_callbacks);
     suite_add_tcase(s, tc);
     return s;

@@ -88,6 +88,8 @@ printf 'extras total: %d bytes (sync primitives, select, error strings)\n' "$ext
 cat >"$tmp/ram.c" <<'EOF'
 #include "internal.h"
 char cio_task_header[CIO__TASK_FRAME_OFFSET];   /* a task's bytes before its frame */
+char cio_task_link[2 * sizeof(void *)];         /* after it: no heap, so every task
+                                                   is in the loop's list (task.c) */
 char cio_coro_header[sizeof(cio_coro)];         /* inside the frame */
 char cio_future_bytes[sizeof(cio_future)];
 char cio_loop_bytes[sizeof(cio_loop)];
@@ -96,9 +98,9 @@ EOF
 # shellcheck disable=SC2086
 $cc $flags -fno-common -c "$tmp/ram.c" -o "$tmp/ram.o" || exit 1
 ram() { printf '%d' "0x$("$nm" -S "$tmp/ram.o" | awk -v s="$1" '$4 == s { print $2 }')"; }
-task=$(ram cio_task_header)
-printf 'RAM per task beyond its frame: %d bytes (target <= %d; the frame starts with a %d-byte cio_coro)\n' \
-    "$task" "$task_ram_max" "$(ram cio_coro_header)"
+task=$(( $(ram cio_task_header) + $(ram cio_task_link) ))
+printf 'RAM per task beyond its frame: %d bytes (target <= %d; header %d, list link %d; the frame starts with a %d-byte cio_coro)\n' \
+    "$task" "$task_ram_max" "$(ram cio_task_header)" "$(ram cio_task_link)" "$(ram cio_coro_header)"
 printf 'RAM: future %d, timer %d, loop %d bytes\n' \
     "$(ram cio_future_bytes)" "$(ram cio_timer_bytes)" "$(ram cio_loop_bytes)"
 

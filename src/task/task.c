@@ -24,15 +24,71 @@ const cio__future_vt cio__task_vt = {
 
 static void task_step(cio_loop *loop, cio__node *node);
 
+/* ---- where a task lives ----
+ *
+ * A task from the heap sits in the task pools, and the loop finds it by
+ * walking them (pool.c). Any other - caller storage, a loop's own storage,
+ * a frame too large for a pool, the builds without pools - carries a link
+ * after its frame, in the loop's list `tasks`. */
+
+typedef struct task_link {
+    cio__task *prev, *next;
+} task_link;
+
+/* The bytes of a task without its link. */
+static size_t task_bytes(const cio_task_type *type)
+{
+    return CIO__TASK_FRAME_OFFSET + type->frame_size;
+}
+
+static size_t link_offset(const cio_task_type *type)
+{
+    return (task_bytes(type) + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+}
+
+static task_link *link_of(const cio__task *t)
+{
+    return (task_link *)(void *)((char *)t + link_offset(t->type));
+}
+
+static int is_linked(const cio__task *t)
+{
+    return (t->fut.flags & CIO__FF_STATIC)
+           || !cio__pool_task_walkable(t->fut.loop, task_bytes(t->type));
+}
+
 size_t cio_task_size(const cio_task_type *type)
 {
     if (type == NULL)
         return 0;
-    return CIO__TASK_FRAME_OFFSET + type->frame_size;
+    return link_offset(type) + sizeof(task_link);
+}
+
+static CIO__NOINLINE void link_task(cio_loop *loop, cio__task *t)
+{
+    task_link *l = link_of(t);
+
+    l->prev = NULL;
+    l->next = loop->tasks;
+    if (loop->tasks != NULL)
+        link_of(loop->tasks)->prev = t;
+    loop->tasks = t;
+}
+
+static CIO__NOINLINE void unlink_task(cio_loop *loop, cio__task *t)
+{
+    task_link *l = link_of(t);
+
+    if (l->prev != NULL)
+        link_of(l->prev)->next = l->next;
+    else
+        loop->tasks = l->next;
+    if (l->next != NULL)
+        link_of(l->next)->prev = l->prev;
 }
 
 static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
-                              const void *frame, cio__task *t, uint32_t tflags)
+                              const void *frame, cio__task *t, uint32_t tflags, int linked)
 {
     cio_coro *co = CIO__TASK_FRAME(t);
 
@@ -45,11 +101,8 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     cio__slot_init_embedded(&t->slot, loop);
     memcpy(co, frame, type->frame_size);
     cio_coro_init(co);
-    t->prev = NULL;
-    t->next = loop->tasks;
-    if (loop->tasks != NULL)
-        loop->tasks->prev = t;
-    loop->tasks = t;
+    if (linked)
+        link_task(loop, t);
     cio__loop_schedule(loop, &t->step);
     return &t->fut;
 }
@@ -62,13 +115,20 @@ static int bad_type(const cio_task_type *type)
 cio_future *cio_task_new(cio_loop *loop, const cio_task_type *type, const void *frame)
 {
     cio__task *t;
+    int linked;
 
     if (loop == NULL || loop->closed || bad_type(type) || frame == NULL)
         return NULL;
-    t = cio__pool_alloc(loop, cio_task_size(type));
+    linked = !cio__pool_task_walkable(loop, task_bytes(type));
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+    if (!linked)
+        t = cio__pool_alloc_task(loop, task_bytes(type));
+    else
+#endif
+        t = cio__pool_alloc(loop, cio_task_size(type));
     if (t == NULL)
         return NULL;
-    return task_setup(loop, type, frame, t, 0);
+    return task_setup(loop, type, frame, t, 0, linked);
 }
 
 cio_future *cio_task_new_in(cio_loop *loop, const cio_task_type *type,
@@ -77,7 +137,7 @@ cio_future *cio_task_new_in(cio_loop *loop, const cio_task_type *type,
     if (loop == NULL || loop->closed || bad_type(type) || frame == NULL
         || !cio__storage_ok(storage, size, cio_task_size(type), 1))
         return NULL;
-    return task_setup(loop, type, frame, storage, CIO__FF_STATIC);
+    return task_setup(loop, type, frame, storage, CIO__FF_STATIC, 1);
 }
 
 int cio_task_is_task(const cio_future *f)
@@ -405,19 +465,78 @@ static void task_destroy(cio_future *f)
 {
     cio__task *t = TASK(f);
     cio_loop *loop = f->loop;
-    size_t size = cio_task_size(t->type);
+    int linked = is_linked(t);
+    size_t bytes = linked ? cio_task_size(t->type) : task_bytes(t->type);
 
+    if (linked)
+        unlink_task(loop, t);
     release_awaited(t);
     cio__timer_forget(loop, &t->slot.u.timer);
     extras_drop(t, NULL);
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        loop->tasks = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
-    if (!(t->fut.flags & CIO__FF_STATIC))
-        cio__pool_free(loop, t, size);
+    if (t->fut.flags & CIO__FF_STATIC)
+        return;
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+    if (!linked) {
+        cio__pool_free_task(loop, t, bytes);
+        return;
+    }
+#endif
+    cio__pool_free(loop, t, bytes);
+}
+
+/* Call fn(t, arg) for every live task, linked or in the task pools. fn may
+ * free t, not another linked task. */
+static void each_task(cio_loop *loop, void (*fn)(void *t, void *arg), void *arg)
+{
+    cio__task *t, *next;
+
+    for (t = loop->tasks; t != NULL; t = next) {
+        next = link_of(t)->next;
+        fn(t, arg);
+    }
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+    cio__pool_walk_tasks(loop, &cio__task_vt, fn, arg);
+#endif
+}
+
+static void pin_task(void *t, void *arg)
+{
+    (void)arg;
+    cio__pin(&((cio__task *)t)->fut);
+}
+
+/* A pending task at loop free: report it, release what it awaits (which
+ * may free gathers, never a task: all are pinned) and drop the loop's
+ * reference. */
+static void abandon_task(void *p, void *arg)
+{
+    cio__task *t = p;
+    cio_loop *loop = arg;
+
+    if (t->fut.state != CIO__PENDING)
+        return;
+    cio__report(loop, "Task was destroyed but it is pending!", 0, NULL, &t->fut);
+    release_awaited(t);
+    if (cio__refs(&t->fut) < CIO__REFS_MAX)
+        t->fut.rc--;              /* the loop's reference */
+}
+
+static void unpin_task(void *t, void *arg)
+{
+    (void)arg;
+    cio_future_unref(&((cio__task *)t)->fut);
+}
+
+/* Still referenced by the application: free it anyway, the loop is going
+ * away. */
+static void force_free_task(void *p, void *arg)
+{
+    cio__task *t = p;
+
+    (void)arg;
+    cio__set_refs(&t->fut, 1);
+    t->fut.flags |= CIO__FF_RETRIEVED;
+    cio_future_unref(&t->fut);
 }
 
 /* The loop is being freed: report and free every task still alive. Tasks
@@ -425,29 +544,10 @@ static void task_destroy(cio_future *f)
  * gathers holding other tasks) never frees one under our feet. */
 void cio__tasks_destroy_all(cio_loop *loop)
 {
-    cio__task *t, *next;
-
-    for (t = loop->tasks; t != NULL; t = t->next)
-        cio__pin(&t->fut);
-    for (t = loop->tasks; t != NULL; t = t->next) {
-        if (t->fut.state != CIO__PENDING)
-            continue;
-        cio__report(loop, "Task was destroyed but it is pending!", 0, NULL, &t->fut);
-        release_awaited(t);             /* may free gathers, never a task */
-        if (cio__refs(&t->fut) < CIO__REFS_MAX)
-            t->fut.rc--;              /* the loop's reference */
-    }
-    for (t = loop->tasks; t != NULL; t = next) {
-        next = t->next;
-        cio_future_unref(&t->fut);
-    }
-    /* What is left is still referenced by the application: free it anyway,
-     * the loop is going away. */
-    while ((t = loop->tasks) != NULL) {
-        cio__set_refs(&t->fut, 1);
-        t->fut.flags |= CIO__FF_RETRIEVED;
-        cio_future_unref(&t->fut);
-    }
+    each_task(loop, pin_task, NULL);
+    each_task(loop, abandon_task, loop);
+    each_task(loop, unpin_task, NULL);
+    each_task(loop, force_free_task, NULL);
 }
 
 cio_future *cio__task_of_node(cio__node *n)
@@ -474,19 +574,32 @@ int cio_task_uncancel(cio_future *f)
     return (int)cio__cancels(f);
 }
 
+typedef struct task_list {
+    cio_future **out;
+    size_t cap, n;
+} task_list;
+
+static void list_pending(void *p, void *arg)
+{
+    cio__task *t = p;
+    task_list *l = arg;
+
+    if (t->fut.state != CIO__PENDING)
+        return;
+    if (l->out != NULL && l->n < l->cap)
+        l->out[l->n] = &t->fut;
+    l->n++;
+}
+
 size_t cio_loop_all_tasks(cio_loop *loop, cio_future **out, size_t cap)
 {
-    cio__task *t;
-    size_t n = 0;
+    task_list l;
 
     if (loop == NULL)
         return 0;
-    for (t = loop->tasks; t != NULL; t = t->next) {
-        if (t->fut.state != CIO__PENDING)
-            continue;
-        if (out != NULL && n < cap)
-            out[n] = &t->fut;
-        n++;
-    }
-    return n;
+    l.out = out;
+    l.cap = cap;
+    l.n = 0;
+    each_task(loop, list_pending, &l);
+    return l.n;
 }
