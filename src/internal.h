@@ -435,6 +435,14 @@ struct cio_loop {
     cio__node *run_last;        /* the end of the running iteration's snapshot */
     cio__timer_queue timers;
     uint32_t timer_seq;
+    /* Timers due when an iteration began run at the end of its snapshot,
+     * from due_node (loop.c), straight from the timer queue */
+    cio__node due_node;
+    double due_now;             /* the iteration's start: what is due */
+    uint32_t due_seq;           /* timers from this seq on started during it */
+    unsigned long due_ran;      /* how many due_node ran */
+    cio__node *carry_head, *carry_tail; /* started during it and due already:
+                                           for the next iteration */
     unsigned long iteration;
     cio__task *current;         /* the task being stepped */
     uint32_t rng;               /* xorshift state: select's fair choice */

@@ -173,6 +173,42 @@ START_TEST(test_L3_due_timers_run_in_deadline_order)
 }
 END_TEST
 
+/* A timer started while an iteration runs, already due, waits for the
+ * next iteration, even when it is due before timers that run in this one
+ * (asyncio moves due timers to _ready when an iteration begins): "A"
+ * schedules "C" and a timer "B" due a second before "O", the timer due
+ * when the iteration began; "O" schedules "D". */
+static int rec_then_soon_d(cio_loop *loop, void *arg)
+{
+    trace_add(&g_tr, arg);
+    ck_assert_int_eq(cio_loop_call_soon(loop, rec, W("D"), NULL), 0);
+    return 0;
+}
+
+static int rec_then_c_and_past_b(cio_loop *loop, void *arg)
+{
+    trace_add(&g_tr, arg);
+    ck_assert_int_eq(cio_loop_call_soon(loop, rec, W("C"), NULL), 0);
+    ck_assert_int_eq(cio_loop_call_at(loop, cio_loop_time(loop) - 2, rec, W("B"), NULL), 0);
+    return 0;
+}
+
+START_TEST(test_L3_timer_started_due_waits_for_next_iteration)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+
+    ck_assert_int_eq(cio_loop_call_soon(loop, rec_then_c_and_past_b, W("A"), NULL), 0);
+    ck_assert_int_eq(cio_loop_call_at(loop, cio_loop_time(loop) - 1, rec_then_soon_d, W("O"),
+                                      NULL), 0);
+    run_one_iteration(loop);
+    ck_assert_str_eq(g_tr.buf, "A O");
+    run_one_iteration(loop);
+    ck_assert_str_eq(g_tr.buf, "A O C D B");
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* ---- L4: equal deadlines run FIFO ---- */
 
 START_TEST(test_L4_equal_deadlines_fifo)
@@ -1297,6 +1333,7 @@ static Suite *loop_suite(void)
     tcase_add_test(tc, test_L1_call_soon_fifo);
     tcase_add_test(tc, test_L3_call_later_deadline_order);
     tcase_add_test(tc, test_L3_due_timers_run_in_deadline_order);
+    tcase_add_test(tc, test_L3_timer_started_due_waits_for_next_iteration);
     tcase_add_test(tc, test_L4_equal_deadlines_fifo);
     tcase_add_test(tc, test_L4_zero_delay_timers_fifo);
     tcase_add_test(tc, test_L4_many_timers_deadline_then_fifo);

@@ -1,9 +1,9 @@
 /* loop.c - the scheduler: ready queue, timers, run / stop / close.
  *
- * One FIFO ready queue of intrusive nodes and one timer heap. An iteration
- * (cio__loop_run_once) moves due timers to the ready queue, then runs the
- * nodes that were ready when it started - "the only place where callbacks
- * are actually called", as asyncio's _run_once says. Knows nothing of libev:
+ * One FIFO ready queue of intrusive nodes and one timer queue. An iteration
+ * (cio__loop_run_once) runs the nodes that were ready when it started, then
+ * the timers that were due then - "the only place where callbacks are
+ * actually called", as asyncio's _run_once says. Knows nothing of libev:
  * backend.h is all it sees.
  */
 #ifndef CIO_BACKEND_BARE
@@ -145,13 +145,33 @@ void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop)
         compact_timers(loop);
 }
 
+/* Take n out of the carried timers (due_node's list). */
+static void uncarry(cio_loop *loop, cio__node *n)
+{
+    cio__node *prev = NULL, *c;
+
+    for (c = loop->carry_head; c != NULL; prev = c, c = c->next) {
+        if (c != n)
+            continue;
+        if (prev != NULL)
+            prev->next = c->next;
+        else
+            loop->carry_head = c->next;
+        if (loop->carry_tail == c)
+            loop->carry_tail = prev;
+        c->next = NULL;
+        return;
+    }
+}
+
 void cio__timer_forget(cio_loop *loop, cio__timer *t)
 {
     if (t->idx == CIO__TIMER_IDLE)
         return;
     if (t->idx == CIO__TIMER_QUEUED) {
         /* Rare: the owner dies in the iteration its timer came due. */
-        cio__loop_unschedule(loop, &t->node);
+        if (!cio__loop_unschedule(loop, &t->node))
+            uncarry(loop, &t->node);
         t->idx = CIO__TIMER_IDLE;
         return;
     }
@@ -162,12 +182,29 @@ void cio__timer_forget(cio_loop *loop, cio__timer *t)
     cio__tq_remove(&loop->timers, t);
 }
 
-/* Move every timer due at `now` to the ready queue, in deadline order. */
-static void queue_due_timers(cio_loop *loop, double now)
+/* Started at or after seq `from` (31-bit sequence numbers that wrap). */
+static int started_since(uint32_t seq, uint32_t from)
+{
+    return ((seq - from) & 0x7fffffffu) < 0x40000000u;
+}
+
+static void run_timed(cio_loop *loop, cio__node *n);
+
+/* due_node's run, at the end of the iteration's snapshot: run the timers
+ * that were due when the iteration began, in (deadline, seq) order - where
+ * asyncio's _run_once runs the handles it moved from its heap to _ready.
+ * They are run straight from the timer queue: a million sleepers firing
+ * are visited once, not queued and visited again. One started during the
+ * iteration and due already runs in the next one, as in asyncio. */
+static void run_due_timers(cio_loop *loop, cio__node *node)
 {
     cio__timer *t;
+    unsigned long ran = 0;
 
-    while ((t = cio__tq_pop_due(&loop->timers, now)) != NULL) {
+    (void)node;
+    if (loop->closing)
+        return;
+    while ((t = cio__tq_pop_due(&loop->timers, loop->due_now)) != NULL) {
         if (t->cancelled) {
             t->cancelled = 0;
             loop->timers.ncancelled--;
@@ -175,9 +212,44 @@ static void queue_due_timers(cio_loop *loop, double now)
                 t->node.run(loop, &t->node);
             continue;
         }
-        t->idx = CIO__TIMER_QUEUED;
-        cio__loop_schedule(loop, &t->node);
+        t->node.next = NULL;
+        if (started_since(t->seq, loop->due_seq)) {
+            t->idx = CIO__TIMER_QUEUED;
+            if (loop->carry_tail != NULL)
+                loop->carry_tail->next = &t->node;
+            else
+                loop->carry_head = &t->node;
+            loop->carry_tail = &t->node;
+            continue;
+        }
+        if (loop->debug_slow >= 0)
+            run_timed(loop, &t->node);
+        else
+            t->node.run(loop, &t->node);
+        ran++;
     }
+    loop->due_ran = ran;
+    if (loop->carry_head != NULL) {
+        cio__node *tail = loop->carry_tail;
+
+        tail->next = loop->carry_head;      /* a ring, as schedule_ring wants */
+        loop->carry_head = loop->carry_tail = NULL;
+        cio__loop_schedule_ring(loop, tail);
+    }
+}
+
+/* If a timer is due at `now`, have due_node run it (and any other due)
+ * at the end of this iteration. */
+static void queue_due_timers(cio_loop *loop, double now)
+{
+    cio__timer *t = cio__tq_top(&loop->timers);
+
+    if (t == NULL || t->when > now)
+        return;
+    loop->due_now = now;
+    loop->due_seq = loop->timer_seq & 0x7fffffffu;
+    loop->due_node.run = run_due_timers;
+    cio__loop_schedule(loop, &loop->due_node);
 }
 
 double cio__loop_timeout(cio_loop *loop)
@@ -247,7 +319,7 @@ unsigned long cio__loop_run_once(cio_loop *loop)
                                                    no cache holds any more */
         n->next = NULL;
         if (n->run != NULL) {
-            if (loop->debug_slow >= 0)
+            if (loop->debug_slow >= 0 && n != &loop->due_node)
                 run_timed(loop, n);
             else
                 n->run(loop, n);
@@ -258,6 +330,8 @@ unsigned long cio__loop_run_once(cio_loop *loop)
     }
     loop->run_last = NULL;
     loop->iteration++;
+    ran += loop->due_ran;
+    loop->due_ran = 0;
     return ran;
 }
 
