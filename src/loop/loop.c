@@ -297,9 +297,8 @@ void cio_loop_set_debug(cio_loop *loop, double slow)
 
 unsigned long cio__loop_run_once(cio_loop *loop)
 {
-    cio__node *n;
+    cio__node *n, *next;
     unsigned long ran = 0;
-    int last;
 
     if (cio__tq_len(&loop->timers) > 0)
         queue_due_timers(loop, cio__backend_now(loop));
@@ -308,15 +307,16 @@ unsigned long cio__loop_run_once(cio_loop *loop)
     loop->run_last = loop->ready_tail;
     while (loop->run_last != NULL) {
         n = loop->ready_head;
-        last = (n == loop->run_last);
-        loop->ready_head = n->next;
-        if (loop->ready_head == NULL)
-            loop->ready_tail = NULL;
-        if (last)
+        next = n->next;
+        loop->ready_head = next;
+        if (n == loop->run_last) {
             loop->run_last = NULL;
-        else
-            CIO__PREFETCH(loop->ready_head);    /* the next node: a task
-                                                   no cache holds any more */
+            if (next == NULL)
+                loop->ready_tail = NULL;
+        } else {
+            CIO__PREFETCH(next);    /* the next node: a task no cache holds
+                                       any more (not NULL: run_last follows) */
+        }
         n->next = NULL;
         if (n->run != NULL) {
             if (loop->debug_slow >= 0 && n != &loop->due_node)
@@ -325,10 +325,7 @@ unsigned long cio__loop_run_once(cio_loop *loop)
                 n->run(loop, n);
         }
         ran++;
-        if (last)
-            break;
     }
-    loop->run_last = NULL;
     loop->iteration++;
     ran += loop->due_ran;
     loop->due_ran = 0;

@@ -223,20 +223,33 @@ cio__timer *cio__tq_top(cio__timer_queue *q)
     return front(q, &in_ring);
 }
 
+/* Take the ring's front timer t out (no lookup, no trim yet). */
+static cio__timer *ring_pop(cio__timer_queue *q, cio__timer *t)
+{
+    q->ring[q->ring_head++ & (q->ring_cap - 1)] = NULL;
+    t->idx = CIO__TIMER_IDLE;
+    q->ring_len--;
+    return t;
+}
+
 cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now)
 {
     int in_ring;
-    cio__timer *t = front(q, &in_ring);
+    cio__timer *t;
 
+    if (q->heap_len == 0) {             /* the common case: the ring alone */
+        if (q->ring_len == 0)
+            return NULL;
+        ring_trim(q);
+        t = q->ring[q->ring_head & (q->ring_cap - 1)];
+        return t->when <= now ? ring_pop(q, t) : NULL;
+    }
+    t = front(q, &in_ring);
     if (t == NULL || t->when > now)
         return NULL;
-    if (in_ring) {                      /* the front: no lookup, no trim yet */
-        q->ring[q->ring_head++ & (q->ring_cap - 1)] = NULL;
-        t->idx = CIO__TIMER_IDLE;
-        q->ring_len--;
-    } else {
-        heap_remove(q, t);
-    }
+    if (in_ring)
+        return ring_pop(q, t);
+    heap_remove(q, t);
     return t;
 }
 
