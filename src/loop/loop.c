@@ -58,25 +58,37 @@ void cio__loop_schedule_ring(cio_loop *loop, cio__node *tail)
     loop->ready_tail = tail;
 }
 
-int cio__loop_unschedule(cio_loop *loop, cio__node *node)
+/* Unlink node from the list *head..*tail (O(n)); *prev gets the node
+ * before it. 1 if it was there. */
+static int unlink_node(cio__node **head, cio__node **tail, cio__node *node, cio__node **prev)
 {
-    cio__node *prev = NULL, *n;
+    cio__node *n;
 
-    for (n = loop->ready_head; n != NULL; prev = n, n = n->next) {
+    *prev = NULL;
+    for (n = *head; n != NULL; *prev = n, n = n->next) {
         if (n != node)
             continue;
-        if (prev != NULL)
-            prev->next = n->next;
+        if (*prev != NULL)
+            (*prev)->next = n->next;
         else
-            loop->ready_head = n->next;
-        if (loop->ready_tail == n)
-            loop->ready_tail = prev;
-        if (loop->run_last == n)        /* the running snapshot ends earlier */
-            loop->run_last = prev;
+            *head = n->next;
+        if (*tail == n)
+            *tail = *prev;
         n->next = NULL;
         return 1;
     }
     return 0;
+}
+
+int cio__loop_unschedule(cio_loop *loop, cio__node *node)
+{
+    cio__node *prev;
+
+    if (!unlink_node(&loop->ready_head, &loop->ready_tail, node, &prev))
+        return 0;
+    if (loop->run_last == node)         /* the running snapshot ends earlier */
+        loop->run_last = prev;
+    return 1;
 }
 
 /* ---- timers ---- */
@@ -145,33 +157,17 @@ void cio__timer_cancel(cio_loop *loop, cio__timer *t, cio__run_fn drop)
         compact_timers(loop);
 }
 
-/* Take n out of the carried timers (due_node's list). */
-static void uncarry(cio_loop *loop, cio__node *n)
-{
-    cio__node *prev = NULL, *c;
-
-    for (c = loop->carry_head; c != NULL; prev = c, c = c->next) {
-        if (c != n)
-            continue;
-        if (prev != NULL)
-            prev->next = c->next;
-        else
-            loop->carry_head = c->next;
-        if (loop->carry_tail == c)
-            loop->carry_tail = prev;
-        c->next = NULL;
-        return;
-    }
-}
-
 void cio__timer_forget(cio_loop *loop, cio__timer *t)
 {
     if (t->idx == CIO__TIMER_IDLE)
         return;
     if (t->idx == CIO__TIMER_QUEUED) {
-        /* Rare: the owner dies in the iteration its timer came due. */
+        /* Rare: the owner dies in the iteration its timer came due (the
+         * timer is in the ready queue, or set aside by run_due_timers). */
+        cio__node *prev;
+
         if (!cio__loop_unschedule(loop, &t->node))
-            uncarry(loop, &t->node);
+            unlink_node(&loop->carry_head, &loop->carry_tail, &t->node, &prev);
         t->idx = CIO__TIMER_IDLE;
         return;
     }
