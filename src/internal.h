@@ -344,6 +344,12 @@ typedef struct cio__task {
 } cio__task;
 #define CIO__TASK_AWAITING(t) (CIO__TASK_FRAME(t)->wait_on)
 
+/* f is the task's own slot, and nobody else holds it. */
+static inline int cio__own_slot_alone(const cio__task *t, const cio_future *f)
+{
+    return f == &t->slot.fut && cio__refs(f) == 1;
+}
+
 extern const cio__future_vt cio__task_vt;
 #define CIO__TASK_FRAME(t) ((cio_coro *)(void *)((char *)(t) + CIO__TASK_FRAME_OFFSET))
 #define CIO__TASK_FRAME_OFFSET                                                \
@@ -387,12 +393,21 @@ typedef struct cio__pool {
 #define CIO__POOL_CLASSES 32    /* size classes (pool.c) */
 #define CIO__POOL_MAX 512       /* the largest pooled object */
 
+/* Tasks have pools of their own where there are pools from the heap: not
+ * without a heap, nor in the test build that allocates every object
+ * directly (CIO_POOL_DIRECT). */
+#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#  define CIO__TASK_POOLS 1
+#else
+#  define CIO__TASK_POOLS 0
+#endif
+
 /* A slot of at least size bytes from loop's pools (cio_alloc beyond the
  * largest class); NULL if out of memory. */
 void *cio__pool_alloc(cio_loop *loop, size_t size);
 /* Give back what cio__pool_alloc returned, with the same size. */
 void cio__pool_free(cio_loop *loop, void *obj, size_t size);
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
 /* A slot for a task from the task pools (only where walkable); NULL if out
  * of memory. Every slot there is a task (its first word its vt) or free. */
 void *cio__pool_alloc_task(cio_loop *loop, size_t size);
@@ -464,7 +479,7 @@ struct cio_loop {
     cio__bare bare;
 #endif
     cio__pool pools[CIO__POOL_CLASSES];
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
     cio__pool *task_pools;      /* CIO__POOL_CLASSES, with the first task */
     size_t pooled_tasks;        /* live tasks in them */
 #endif
@@ -477,12 +492,12 @@ struct cio_loop {
  * as the rest. */
 static inline int cio__pool_task_walkable(const cio_loop *loop, size_t size)
 {
-#if defined(CIO_NO_HEAP) || defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
+    return loop->arena_end == NULL && size <= CIO__POOL_MAX;
+#else
     (void)loop;
     (void)size;
     return 0;
-#else
-    return loop->arena_end == NULL && size <= CIO__POOL_MAX;
 #endif
 }
 

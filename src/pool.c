@@ -156,7 +156,7 @@ void cio__pool_free(cio_loop *loop, void *obj, size_t size)
 
 /* ---- the task pools ---- */
 
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
 /* The size of class c's slots (class_of's inverse). */
 static size_t slot_of(int c)
 {
@@ -245,7 +245,7 @@ static void free_slabs(cio__pool *pools)
 void cio__pools_free(cio_loop *loop)
 {
     free_slabs(loop->pools);
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
     if (loop->task_pools != NULL) {
         free_slabs(loop->task_pools);
         cio_free(loop->task_pools, CIO__POOL_CLASSES * sizeof *loop->task_pools);

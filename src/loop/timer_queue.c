@@ -202,16 +202,21 @@ int cio__tq_push(cio__timer_queue *q, cio__timer *t)
     return heap_push(q, t);
 }
 
+/* The ring's earliest timer (tombstones skipped), or NULL. */
+static cio__timer *ring_front(cio__timer_queue *q)
+{
+    if (q->ring_len == 0)
+        return NULL;
+    ring_trim(q);
+    return q->ring[q->ring_head & (q->ring_cap - 1)];
+}
+
 /* The earliest timer, or NULL; *in_ring: it is the ring's front (else
  * the heap's top). */
 static cio__timer *front(cio__timer_queue *q, int *in_ring)
 {
-    cio__timer *r = NULL, *h = q->heap_len ? q->heap[0].t : NULL;
+    cio__timer *r = ring_front(q), *h = q->heap_len ? q->heap[0].t : NULL;
 
-    if (q->ring_len > 0) {
-        ring_trim(q);
-        r = q->ring[q->ring_head & (q->ring_cap - 1)];
-    }
     *in_ring = r != NULL && (h == NULL || !before(h, r));
     return *in_ring ? r : h;
 }
@@ -238,11 +243,8 @@ cio__timer *cio__tq_pop_due(cio__timer_queue *q, double now)
     cio__timer *t;
 
     if (q->heap_len == 0) {             /* the common case: the ring alone */
-        if (q->ring_len == 0)
-            return NULL;
-        ring_trim(q);
-        t = q->ring[q->ring_head & (q->ring_cap - 1)];
-        return t->when <= now ? ring_pop(q, t) : NULL;
+        t = ring_front(q);
+        return t != NULL && t->when <= now ? ring_pop(q, t) : NULL;
     }
     t = front(q, &in_ring);
     if (t == NULL || t->when > now)

@@ -57,6 +57,14 @@ static int kid_error(const gather_kid *k)
     return (int)(intptr_t)k->node.next;
 }
 
+/* The child is seen done (or failed at creation) with err: its node is
+ * out of every ring and queue, so it keeps the error. */
+static void kid_mark_seen(gather_kid *k, int err)
+{
+    k->node.run = NULL;
+    k->node.next = (cio__node *)(intptr_t)err;
+}
+
 static void gather_complete(gather *g, int err)
 {
     cio_value v;
@@ -89,8 +97,7 @@ static void kid_done(cio_loop *loop, cio__node *node)
     v.p = NULL;
     v.i = 0;
     err = cio__future_outcome(k->child, &v);
-    node->run = NULL;
-    node->next = (cio__node *)(intptr_t)err;
+    kid_mark_seen(k, err);
     k->u.result = v;
     if (loop->closing)
         return;
@@ -142,8 +149,7 @@ cio_future *cio_gather_ex(cio_loop *loop, size_t n, cio_future *const *futs,
 
             cio_future_unref(k->child);
             k->child = NULL;
-            k->node.run = NULL;
-            k->node.next = (cio__node *)(intptr_t)err;
+            kid_mark_seen(k, err);
             kid_seen(g, err);
         } else {
             cio__future_add_waiter(k->child, &k->node);

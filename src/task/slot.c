@@ -24,8 +24,8 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     /* Busy with the task's last await, which is over (its result is in
      * the frame): let it go now, so this wait finds the slot free. (Mostly
      * it went when its result was read.) */
-    if (t != NULL && embeddable && CIO__TASK_AWAITING(t) == &t->slot.fut
-        && cio__refs(&t->slot.fut) == 1 && t->slot.fut.state != CIO__PENDING)
+    if (t != NULL && embeddable && cio__own_slot_alone(t, CIO__TASK_AWAITING(t))
+        && t->slot.fut.state != CIO__PENDING)
         cio__await_release(loop);
     if (t != NULL && embeddable && !busy(&t->slot)) {
         s = &t->slot;

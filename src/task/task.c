@@ -120,7 +120,7 @@ cio_future *cio_task_new(cio_loop *loop, const cio_task_type *type, const void *
     if (loop == NULL || loop->closed || bad_type(type) || frame == NULL)
         return NULL;
     linked = !cio__pool_task_walkable(loop, task_bytes(type));
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
     if (!linked)
         t = cio__pool_alloc_task(loop, task_bytes(type));
     else
@@ -227,12 +227,6 @@ static const char *pending_cancel_msg(const cio__task *t)
 
 /* ---- awaiting ---- */
 
-/* f is the task's own slot, and nobody else holds it. */
-static int own_slot_alone(const cio__task *t, const cio_future *f)
-{
-    return f == &t->slot.fut && cio__refs(f) == 1;
-}
-
 /* The task's own slot, done and ours alone, goes back: an internal wait
  * has no callbacks and nothing to report, so no unref. */
 static void give_back_slot(cio__task *t)
@@ -260,7 +254,7 @@ static void let_go_of_awaited(cio__task *t)
         cio__future_remove_waiter(f, &t->step);
         t->fut.flags &= ~CIO__TF_WAITING;
     }
-    if (own_slot_alone(t, f) && f->state != CIO__PENDING)
+    if (cio__own_slot_alone(t, f) && f->state != CIO__PENDING)
         give_back_slot(t);              /* the hot path */
     else
         cio_future_unref(f);
@@ -281,7 +275,7 @@ static inline void release_awaited(cio__task *t)
  * reading it again until the next wait changes nothing.) */
 static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
 {
-    if (!own_slot_alone(t, f) || f->state != CIO__DONE) {
+    if (!cio__own_slot_alone(t, f) || f->state != CIO__DONE) {
         co->err = (short)cio_future_result(f, &co->result);
         return;
     }
@@ -333,7 +327,7 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
         /* sleep(0): the task yields one iteration. Its own slot, ours
          * alone, goes back at once - a plain yield, nothing to read on
          * resume; another sleep is done now and read then. */
-        if (own_slot_alone(t, f))
+        if (cio__own_slot_alone(t, f))
             drop_own_slot(t, co);
         else
             cio__sleeper_finish_now(f);
@@ -475,7 +469,7 @@ static void task_destroy(cio_future *f)
     extras_drop(t, NULL);
     if (t->fut.flags & CIO__FF_STATIC)
         return;
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
     if (!linked) {
         cio__pool_free_task(loop, t, bytes);
         return;
@@ -494,7 +488,7 @@ static void each_task(cio_loop *loop, void (*fn)(void *t, void *arg), void *arg)
         next = link_of(t)->next;
         fn(t, arg);
     }
-#if !defined(CIO_NO_HEAP) && !defined(CIO_POOL_DIRECT)
+#if CIO__TASK_POOLS
     cio__pool_walk_tasks(loop, &cio__task_vt, fn, arg);
 #endif
 }
