@@ -81,7 +81,8 @@ typedef struct cio__timer {
 enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
 
 #define CIO__FF_RETRIEVED 1u  /* the error was looked at: do not report it */
-#define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep) */
+#define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep,
+                                 a lazy wait) */
 #define CIO__FF_STATIC    4u  /* storage is not ours to free */
 /* bits 8..64 are the task's (CIO__TF_*) */
 #define CIO__FF_TAKEN   128u  /* take() ran: the result was handed over */
@@ -101,6 +102,10 @@ typedef struct cio__future_vt {
      * item, a lock): waiters take what they were woken for when they run,
      * so a waiter cancelled in between loses nothing (NULL: nothing) */
     void (*take)(cio_future *f);
+    /* a lazy wait (cio__wait_lazy) awaited by its own task now: finish it
+     * at once if it can (1, its outcome in co, nothing left to release
+     * but the slot), else start it as arm does (0). NULL: never lazy so */
+    int (*await_now)(cio_future *f, cio_coro *co);
 } cio__future_vt;
 
 struct cio_future {
@@ -227,6 +232,22 @@ struct cio__slot {
     } u;
 };
 
+/* A lazy wait of vt in the current task's own slot, when free: queued
+ * nowhere, waiting for nothing until its task awaits it (vt->await_now)
+ * or anything else starts it (vt->arm): asyncio's `q.get()`, a coroutine
+ * that runs when awaited. q is its owner, arg what it brings. NULL when
+ * there is no task or its slot is busy: start a wait now instead. */
+cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                           cio_value arg);
+/* A lazy wait stops being lazy (it starts, finishes, or goes): 1 if it
+ * was, clearing the mark (its owner counts its lazy waits: one less). */
+static inline int cio__wait_unlazy(cio_future *f)
+{
+    int lazy = (f->flags & CIO__FF_LAZY) != 0;
+
+    f->flags &= ~CIO__FF_LAZY;
+    return lazy;
+}
 /* Every task carries one slot; with `embeddable` this gives it out when
  * free (the task is pinned while it is used), else a pooled one of `size`
  * bytes (at least sizeof(cio__slot)). vt's destroy must end with
@@ -246,6 +267,15 @@ static inline void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
     s->fut.rc = 0;                          /* free for use */
     s->u.timer.cancelled = 0;
     s->u.timer.idx = CIO__TIMER_IDLE;
+}
+/* A task's own slot is free again (the union an idle timer again; its
+ * flags stay: TAKEN, if set, too); its pin on the task goes. */
+static inline void cio__own_slot_release(cio__slot *s, cio_future *task)
+{
+    cio__set_refs(&s->fut, 0);
+    s->u.timer.cancelled = 0;
+    s->u.timer.idx = CIO__TIMER_IDLE;
+    cio__unpin(task);
 }
 /* Whether the slot is embedded in a task. */
 static inline int cio__slot_embedded(const cio__slot *s)
@@ -289,8 +319,12 @@ static inline int cio__waitq_empty(const cio__waitq *q)
     return q->head == NULL;
 }
 
-/* The common shapes of a primitive's wait (slot.c). A new waiter slot of
- * vt for the current task (pending). */
+/* The common shapes of a primitive's wait (slot.c). A slot of vt for a
+ * wait on q, bringing arg: pending, queued nowhere yet. NULL if out of
+ * memory. */
+cio__slot *cio__wait_slot(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                          cio_value arg);
+/* A new waiter slot of vt for the current task (pending, queued on q). */
 cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
                           cio_value arg);
 /* A future already done with v (an immediate event wait, join...): nothing

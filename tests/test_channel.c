@@ -1145,6 +1145,58 @@ START_TEST(test_recv_or_send_dropped_unread_changes_nothing)
 }
 END_TEST
 
+/* Inside a task, a send or receive made in the task's own slot is lazy
+ * (slot.c): nothing happens until it is awaited or used otherwise, and the
+ * channel counts it, so it cannot be freed under it. Awaited, it finishes
+ * at once when it can (a buffered element or room, a sender waiting). */
+CIO_ASYNC(lazy_chan_main, cio_chan *c; cio_chan *unbuf; cio_future *f; int v; int two;
+          cio_future *s;)
+{
+    CIO_BEGIN();
+    self->f = cio_chan_recv(self->c, &self->v);
+    ck_assert(!cio_future_done(self->f));           /* not started */
+    ck_assert_int_eq(cio_chan_free(self->c), CIO_EBUSY);
+    cio_future_unref(self->f);                      /* dropped: nothing */
+    self->v = 1;
+    ck_assert_int_eq(cio_chan_try_send(self->c, &self->v), 0);
+    self->two = 2;
+    self->f = cio_chan_send(self->c, &self->two);
+    ck_assert_int_eq(cio_future_cancel(self->f, NULL), 1);
+    CIO_AWAIT_TRY(self->f);
+    trace_addf(&tr, "send-%s len=%zu", ename(CIO_ERROR), cio_chan_len(self->c));
+    self->v = 0;
+    CIO_AWAIT(cio_chan_recv(self->c, &self->v));    /* buffered: at once */
+    trace_addf(&tr, "v=%d", self->v);
+    CIO_AWAIT(cio_chan_send(self->c, &self->two));  /* room: at once */
+    trace_addf(&tr, "len=%zu", cio_chan_len(self->c));
+    /* unbuffered: a receive finds a sender waiting and takes at once */
+    self->s = CIO_START(loop, int_sender, .c = self->unbuf, .name = "s", .first = 7,
+                        .count = 1);
+    CIO_YIELD();
+    CIO_AWAIT(cio_chan_recv(self->unbuf, &self->v));
+    trace_addf(&tr, "got%d", self->v);
+    CIO_AWAIT(self->s);
+    CIO_END();
+}
+
+START_TEST(test_lazy_waits_in_a_task)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_chan *c = cio_chan_new(loop, sizeof(int), 1);
+    cio_chan *unbuf = cio_chan_new(loop, sizeof(int), 0);
+    int v = 0;
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, lazy_chan_main, .c = c, .unbuf = unbuf), 0);
+    ck_assert_str_eq(tr.buf, "send-CIO_ECANCELLED len=1 v=1 len=1 s-start got7 s-sent7");
+    ck_assert_int_eq(cio_chan_try_recv(c, &v), 0);
+    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(cio_chan_free(c), 0);
+    ck_assert_int_eq(cio_chan_free(unbuf), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 START_TEST(test_free_busy_and_caller_storage)
 {
     reports r;
@@ -1230,6 +1282,7 @@ static Suite *channel_suite(void)
     tcase_add_test(tc, test_select_out_of_memory_does_nothing);
     tcase_add_test(tc, test_select_dropped_unread_does_nothing);
     tcase_add_test(tc, test_free_busy_and_caller_storage);
+    tcase_add_test(tc, test_lazy_waits_in_a_task);
     suite_add_tcase(s, tc);
     return s;
 }

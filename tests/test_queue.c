@@ -908,6 +908,68 @@ START_TEST(test_free_with_waiters_is_busy)
 }
 END_TEST
 
+/* Inside a task, a get or put made in the task's own slot is lazy, like
+ * asyncio's `q.get()` coroutine: it does nothing until awaited or used.
+ * Started by the next wait the task makes, waits still start in the order
+ * they were made; cancelled or dropped before, it changes nothing; the
+ * queue counts it, so it cannot be freed under it. */
+CIO_ASYNC(lazy_main, cio_queue *q; cio_future *f1; cio_future *f2; cio_future *all;)
+{
+    cio_value v;
+
+    CIO_BEGIN();
+    self->f1 = cio_queue_get(self->q);
+    ck_assert(!cio_future_done(self->f1));          /* not started */
+    ck_assert_int_eq(cio_queue_free(self->q), CIO_EBUSY);
+    self->f2 = cio_queue_get(self->q);              /* starts f1 first */
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    ck_assert(cio_future_done(self->f1));           /* the first in line */
+    ck_assert(!cio_future_done(self->f2));
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("y")), 0);
+    ck_assert(cio_future_done(self->f2));
+    ck_assert_int_eq(cio_future_result(self->f1, &v), 0);
+    trace_addf(&tr, "f1=%s", (const char *)v.p);
+    cio_future_unref(self->f1);
+    CIO_AWAIT(self->f2);
+    trace_addf(&tr, "f2=%s", (const char *)CIO_RESULT.p);
+
+    /* dropped or cancelled before it started: nothing put, nothing got */
+    cio_future_unref(cio_queue_put(self->q, str("lost")));
+    self->f1 = cio_queue_get(self->q);
+    ck_assert_int_eq(cio_future_cancel(self->f1, NULL), 1);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("z")), 0);
+    CIO_AWAIT_TRY(self->f1);
+    trace_addf(&tr, "cancelled=%s", ename(CIO_ERROR));
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+
+    /* given to a combinator, it starts when the combinator waits on it */
+    self->all = cio_gather(loop, 1, (cio_future *[]){ cio_queue_get(self->q) });
+    CIO_AWAIT(self->all);               /* referenced until the next await */
+    ck_assert_int_eq(cio_gather_result(self->all, 0, &v), 0);
+    trace_addf(&tr, "gathered=%s", (const char *)v.p);
+    self->all = cio_gather(loop, 1, (cio_future *[]){ cio_queue_get(self->q) });
+    CIO_YIELD();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("late")), 0);
+    CIO_AWAIT(self->all);
+    ck_assert_int_eq(cio_gather_result(self->all, 0, &v), 0);
+    trace_addf(&tr, "gathered=%s", (const char *)v.p);
+    CIO_END();
+}
+
+START_TEST(test_lazy_waits_in_a_task)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, lazy_main, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "f1=x f2=y cancelled=CIO_ECANCELLED qsize=1 gathered=z "
+                             "gathered=late");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Caller storage: cio_queue_new_in with CIO_QUEUE_SIZE(maxsize)
  * ------------------------------------------------------------------------ */
@@ -1019,6 +1081,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_shutdown_with_a_woken_getter);
     tcase_add_test(tc, test_get_or_put_dropped_unread_changes_nothing);
     tcase_add_test(tc, test_free_with_waiters_is_busy);
+    tcase_add_test(tc, test_lazy_waits_in_a_task);
     tcase_add_test(tc, test_queue_in_caller_storage);
     suite_add_tcase(s, tc);
     return s;

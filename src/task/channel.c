@@ -22,14 +22,18 @@ static void recv_destroy(cio_future *f);
 static int send_cancel(cio_future *f, const char *msg);
 static void send_take(cio_future *f);
 static void send_destroy(cio_future *f);
+static void recv_arm(cio_future *f);
+static int recv_now(cio_future *f, cio_coro *co);
+static void send_arm(cio_future *f);
+static int send_now(cio_future *f, cio_coro *co);
 
 static const cio__future_vt recv_vt = {
     .kind = "chan.recv", .cancel = cio__wait_cancel, .destroy = recv_destroy,
-    .take = recv_take
+    .take = recv_take, .arm = recv_arm, .await_now = recv_now
 };
 static const cio__future_vt send_vt = {
     .kind = "chan.send", .cancel = send_cancel, .destroy = send_destroy,
-    .take = send_take
+    .take = send_take, .arm = send_arm, .await_now = send_now
 };
 
 #define SLOT(f) ((cio__slot *)(void *)(f))
@@ -168,6 +172,8 @@ static void recv_destroy(cio_future *f)
 {
     cio__slot *r = SLOT(f);
 
+    if (cio__wait_unlazy(f))                /* never started */
+        CHAN_OF_RECV(r)->lazy--;
     if (cio__wait_untaken(r)) {
         cio_chan *c = CHAN_OF_RECV(r);
 
@@ -222,6 +228,8 @@ static void send_destroy(cio_future *f)
     cio__slot *s = SLOT(f);
     cio_chan *c = CHAN_OF_SEND(s);
 
+    if (cio__wait_unlazy(f))                /* never started */
+        c->lazy--;
     if (s->u.w.prev != NULL) {          /* matched, pending: teardown */
         if (cio__select_is_proxy(s->u.w.prev))
             cio__select_forget_sender(s->u.w.prev);
@@ -283,7 +291,7 @@ int cio_chan_free(cio_chan *c)
     if (c == NULL)
         return 0;
     if (!cio__waitq_empty(&c->senders) || !cio__waitq_empty(&c->receivers)
-        || c->reserved_items || c->reserved_room)
+        || c->reserved_items || c->reserved_room || c->lazy)
         return CIO_EBUSY;
     if (!c->in_storage) {
         cio_free(c->buf, c->elem * c->cap);
@@ -327,37 +335,69 @@ void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
     cio__wait_wake(r, cio_int(1));
 }
 
+/* Send: buffered, room now (reserved like a woken sender's; the element
+ * is copied in when the result is read, never if it is not); unbuffered,
+ * matched with a waiting receiver; else wait. */
+static void send_start(cio_chan *c, cio__slot *s)
+{
+    if (c->closed) {
+        cio__wait_fail(s, CIO_ECLOSED);
+    } else if (c->cap > 0) {
+        if (c->len + c->reserved_room < c->cap && cio__waitq_empty(&c->senders)) {
+            c->reserved_room++;
+            cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
+        } else {
+            cio__waitq_push(&c->senders, s);
+        }
+    } else if (!match_sender(c, s)) {
+        cio__waitq_push(&c->senders, s);
+    }
+}
+
+static void send_arm(cio_future *f)
+{
+    cio_chan *c = CHAN_OF_SEND(SLOT(f));
+
+    if (!cio__wait_unlazy(f))
+        return;
+    c->lazy--;
+    if (f->state == CIO__PENDING)
+        send_start(c, SLOT(f));
+}
+
+/* Awaited lazily: buffered with room, the element goes straight in (an
+ * unbuffered send always waits for its receiver to take it). */
+static int send_now(cio_future *f, cio_coro *co)
+{
+    cio__slot *s = SLOT(f);
+    cio_chan *c = CHAN_OF_SEND(s);
+
+    cio__wait_unlazy(f);
+    c->lazy--;
+    if (c->cap == 0 || cio_chan_try_send(c, s->u.w.arg.p) != 0) {
+        send_start(c, s);
+        return 0;
+    }
+    co->err = 0;
+    co->result = cio_int(0);
+    return 1;
+}
+
 cio_future *cio_chan_send(cio_chan *c, const void *elem)
 {
+    cio_value arg = cio_ptr((void *)(uintptr_t)elem);
+    cio_future *f;
     cio__slot *s;
 
     if (c == NULL || elem == NULL)
         return NULL;
-    if (c->cap > 0) {
-        if (c->closed)
-            return cio__wait_failed(c->loop, CIO_ECLOSED);
-        if (c->len + c->reserved_room < c->cap && cio__waitq_empty(&c->senders)) {
-            /* Room now: reserved like a woken sender's; the element is
-             * copied in when the result is read, never if it is not. */
-            cio_future *f = cio__wait_served(c->loop, &send_vt, &c->senders,
-                                             cio_ptr((void *)(uintptr_t)elem), cio_int(0));
-
-            if (f != NULL)
-                c->reserved_room++;
-            return f;
-        }
-        return cio__wait_new(c->loop, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
+    if ((f = cio__wait_lazy(c->loop, &send_vt, &c->senders, arg)) != NULL) {
+        c->lazy++;
+        return f;
     }
-    if (c->closed)
-        return cio__wait_failed(c->loop, CIO_ECLOSED);
-    s = cio__slot_get(c->loop, &send_vt, sizeof(cio__slot), 1);
-    if (s == NULL)
+    if ((s = cio__wait_slot(c->loop, &send_vt, &c->senders, arg)) == NULL)
         return NULL;
-    s->u.w.arg = cio_ptr((void *)(uintptr_t)elem);
-    s->u.w.q = &c->senders;             /* the owner, even while not queued */
-    s->u.w.prev = s->u.w.next = NULL;
-    if (!match_sender(c, s))
-        cio__waitq_push(&c->senders, s);
+    send_start(c, s);
     return &s->fut;
 }
 
@@ -380,38 +420,76 @@ int cio_chan_try_recv(cio_chan *c, void *dst)
     return c->closed ? CIO_ECLOSED : CIO_EEMPTY;
 }
 
-cio_future *cio_chan_recv(cio_chan *c, void *dst)
+/* Receive: an element ready (reserved like a woken receiver's, so it is
+ * copied when the result is read and stays in the channel, or with its
+ * sender, if it never is); else wait, or fail once closed and drained. */
+static void recv_start(cio_chan *c, cio__slot *r)
 {
     cio__slot *s;
-    cio_future *f;
     int err;
+
+    if (c->cap > 0 && c->len > c->reserved_items) {
+        c->reserved_items++;
+        cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
+    } else if (c->cap == 0 && (s = c->senders.head) != NULL && !cio__select_is_proxy(s)) {
+        cio__waitq_remove(s);           /* matched, as match_sender does */
+        s->u.w.prev = r;
+        r->u.w.next = s;
+        cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
+    } else if ((err = cio_chan_try_recv(c, r->u.w.arg.p)) == 0) {
+        r->fut.flags |= CIO__FF_TAKEN;  /* a select's send: copied already */
+        cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
+    } else if (err != CIO_EEMPTY) {
+        cio__wait_fail(r, err);
+    } else {
+        cio__waitq_push(&c->receivers, r);
+    }
+}
+
+static void recv_arm(cio_future *f)
+{
+    cio_chan *c = CHAN_OF_RECV(SLOT(f));
+
+    if (!cio__wait_unlazy(f))
+        return;
+    c->lazy--;
+    if (f->state == CIO__PENDING)
+        recv_start(c, SLOT(f));
+}
+
+/* Awaited lazily: an element ready (buffered, or a sender waiting) is
+ * copied straight out. */
+static int recv_now(cio_future *f, cio_coro *co)
+{
+    cio__slot *r = SLOT(f);
+    cio_chan *c = CHAN_OF_RECV(r);
+
+    cio__wait_unlazy(f);
+    c->lazy--;
+    if (cio_chan_try_recv(c, r->u.w.arg.p) != 0) {
+        recv_start(c, r);
+        return 0;
+    }
+    co->err = 0;
+    co->result = cio_int(1);
+    return 1;
+}
+
+cio_future *cio_chan_recv(cio_chan *c, void *dst)
+{
+    cio_future *f;
+    cio__slot *r;
 
     if (c == NULL || dst == NULL)
         return NULL;
-    /* Ready now: served like a woken receiver, so the element is copied
-     * when the result is read and stays in the channel (or with its
-     * sender) if it never is. */
-    if (c->cap > 0 && c->len > c->reserved_items) {
-        f = cio__wait_served(c->loop, &recv_vt, &c->receivers, cio_ptr(dst), cio_int(1));
-        if (f != NULL)
-            c->reserved_items++;
+    if ((f = cio__wait_lazy(c->loop, &recv_vt, &c->receivers, cio_ptr(dst))) != NULL) {
+        c->lazy++;
         return f;
     }
-    if (c->cap == 0 && (s = c->senders.head) != NULL && !cio__select_is_proxy(s)) {
-        f = cio__wait_served(c->loop, &recv_vt, &c->receivers, cio_ptr(dst), cio_int(1));
-        if (f == NULL)
-            return NULL;
-        cio__waitq_remove(s);           /* matched, as match_sender does */
-        s->u.w.prev = SLOT(f);
-        SLOT(f)->u.w.next = s;
-        return f;
-    }
-    err = cio_chan_try_recv(c, dst);
-    if (err == 0)
-        return cio__wait_done(c->loop, cio_int(1));
-    if (err != CIO_EEMPTY)
-        return cio__wait_failed(c->loop, err);
-    return cio__wait_new(c->loop, &recv_vt, &c->receivers, cio_ptr(dst));
+    if ((r = cio__wait_slot(c->loop, &recv_vt, &c->receivers, cio_ptr(dst))) == NULL)
+        return NULL;
+    recv_start(c, r);
+    return &r->fut;
 }
 
 int cio_chan_close(cio_chan *c)

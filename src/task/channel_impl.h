@@ -12,6 +12,7 @@ struct cio_chan {
     size_t reserved_items;      /* buffered: promised to woken receivers */
     size_t reserved_room;       /* buffered: promised to woken senders */
     cio__waitq senders, receivers;
+    size_t lazy;                /* lazy waits not yet started (slot.c) */
     unsigned char closed;
     unsigned char in_storage;
 };

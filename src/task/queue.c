@@ -26,6 +26,7 @@ struct cio_queue {
     size_t reserved_items;      /* promised to woken getters */
     size_t reserved_room;       /* promised to woken putters */
     size_t unfinished;          /* put, not yet task_done */
+    size_t lazy;                /* lazy waits not yet started (slot.c) */
     cio__waitq getters, putters, joiners;
     unsigned char shutdown;
     unsigned char in_storage;
@@ -39,14 +40,18 @@ static void getter_destroy(cio_future *f);
 static void putter_take(cio_future *f);
 static void putter_destroy(cio_future *f);
 static void joiner_destroy(cio_future *f);
+static void getter_arm(cio_future *f);
+static int getter_now(cio_future *f, cio_coro *co);
+static void putter_arm(cio_future *f);
+static int putter_now(cio_future *f, cio_coro *co);
 
 static const cio__future_vt get_vt = {
     .kind = "Queue.get", .cancel = cio__wait_cancel, .destroy = getter_destroy,
-    .take = getter_take
+    .take = getter_take, .arm = getter_arm, .await_now = getter_now
 };
 static const cio__future_vt put_vt = {
     .kind = "Queue.put", .cancel = cio__wait_cancel, .destroy = putter_destroy,
-    .take = putter_take
+    .take = putter_take, .arm = putter_arm, .await_now = putter_now
 };
 static const cio__future_vt join_vt = {
     .kind = "Queue.join", .cancel = cio__wait_cancel, .destroy = joiner_destroy
@@ -234,6 +239,8 @@ static void getter_destroy(cio_future *f)
 {
     cio__slot *s = SLOT(f);
 
+    if (cio__wait_unlazy(f))                /* never started */
+        GETTERS_OF(s)->lazy--;
     if (cio__wait_untaken(s)) {             /* woken, never ran: next one */
         cio_queue *q = GETTERS_OF(s);
 
@@ -267,6 +274,8 @@ static void putter_destroy(cio_future *f)
 {
     cio__slot *s = SLOT(f);
 
+    if (cio__wait_unlazy(f))                /* never started */
+        PUTTERS_OF(s)->lazy--;
     if (cio__wait_untaken(s)) {             /* woken, never ran: its item stays out */
         cio_queue *q = PUTTERS_OF(s);
 
@@ -279,6 +288,94 @@ static void putter_destroy(cio_future *f)
 static void joiner_destroy(cio_future *f)
 {
     cio__wait_release(SLOT(f));
+}
+
+/* ---- starting a wait: at once, or when a lazy one is armed ---- */
+
+/* Put: room now (reserved like a woken putter's; the item goes in when
+ * the result is read, so a put dropped unread puts nothing), or wait. */
+static void put_start(cio_queue *q, cio__slot *s)
+{
+    if (q->shutdown) {
+        cio__wait_fail(s, CIO_ESHUTDOWN);
+    } else if (room(q) && cio__waitq_empty(&q->putters)) {
+        q->reserved_room++;
+        cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
+    } else {
+        cio__waitq_push(&q->putters, s);
+    }
+}
+
+/* Get: an item now (reserved like a woken getter's; it leaves the queue
+ * when the result is read, and stays if never read), or wait. */
+static void get_start(cio_queue *q, cio__slot *s)
+{
+    if (q->len > q->reserved_items) {
+        q->reserved_items++;
+        cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
+    } else if (q->shutdown) {
+        cio__wait_fail(s, CIO_ESHUTDOWN);
+    } else {
+        cio__waitq_push(&q->getters, s);
+    }
+}
+
+static void putter_arm(cio_future *f)
+{
+    cio_queue *q = PUTTERS_OF(SLOT(f));
+
+    if (!cio__wait_unlazy(f))
+        return;
+    q->lazy--;
+    if (f->state == CIO__PENDING)
+        put_start(q, SLOT(f));
+}
+
+static void getter_arm(cio_future *f)
+{
+    cio_queue *q = GETTERS_OF(SLOT(f));
+
+    if (!cio__wait_unlazy(f))
+        return;
+    q->lazy--;
+    if (f->state == CIO__PENDING)
+        get_start(q, SLOT(f));
+}
+
+/* Awaited lazily: with room now, the item goes straight in. */
+static int putter_now(cio_future *f, cio_coro *co)
+{
+    cio__slot *s = SLOT(f);
+    cio_queue *q = PUTTERS_OF(s);
+
+    cio__wait_unlazy(f);
+    q->lazy--;
+    if (q->shutdown || !room(q) || !cio__waitq_empty(&q->putters) || reserve(q) != 0) {
+        put_start(q, s);
+        return 0;
+    }
+    push(q, s->u.w.arg);
+    wake_getters(q);
+    co->err = 0;
+    co->result = cio_int(0);
+    return 1;
+}
+
+/* Awaited lazily: with an item there, it comes straight out. */
+static int getter_now(cio_future *f, cio_coro *co)
+{
+    cio_queue *q = GETTERS_OF(SLOT(f));
+
+    cio__wait_unlazy(f);
+    q->lazy--;
+    if (q->len <= q->reserved_items) {
+        get_start(q, SLOT(f));
+        return 0;
+    }
+    co->err = 0;
+    co->result = pop(q);
+    wake_putters(q);
+    return 1;
 }
 
 /* ---- the API ---- */
@@ -337,7 +434,8 @@ int cio_queue_free(cio_queue *q)
     if (q == NULL)
         return 0;
     if (!cio__waitq_empty(&q->getters) || !cio__waitq_empty(&q->putters)
-        || !cio__waitq_empty(&q->joiners) || q->reserved_items || q->reserved_room)
+        || !cio__waitq_empty(&q->joiners) || q->reserved_items || q->reserved_room
+        || q->lazy)
         return CIO_EBUSY;
     if (!q->in_storage) {
         cio_free(q->items, q->cap * sizeof *q->items);
@@ -370,21 +468,18 @@ int cio_queue_put_nowait(cio_queue *q, cio_value item)
 cio_future *cio_queue_put(cio_queue *q, cio_value item)
 {
     cio_future *f;
+    cio__slot *s;
 
     if (q == NULL)
         return NULL;
-    if (q->shutdown)
-        return cio__wait_failed(q->loop, CIO_ESHUTDOWN);
-    if (room(q) && cio__waitq_empty(&q->putters)) {
-        /* Room now: reserve it like a woken putter's. The item goes in
-         * when the result is read, so a put dropped unread (a combinator
-         * out of memory) puts nothing, and a retry never duplicates. */
-        f = cio__wait_served(q->loop, &put_vt, &q->putters, item, cio_int(0));
-        if (f != NULL)
-            q->reserved_room++;
+    if ((f = cio__wait_lazy(q->loop, &put_vt, &q->putters, item)) != NULL) {
+        q->lazy++;
         return f;
     }
-    return cio__wait_new(q->loop, &put_vt, &q->putters, item);
+    if ((s = cio__wait_slot(q->loop, &put_vt, &q->putters, item)) == NULL)
+        return NULL;
+    put_start(q, s);
+    return &s->fut;
 }
 
 int cio_queue_get_nowait(cio_queue *q, cio_value *out)
@@ -405,20 +500,18 @@ int cio_queue_get_nowait(cio_queue *q, cio_value *out)
 cio_future *cio_queue_get(cio_queue *q)
 {
     cio_future *f;
+    cio__slot *s;
 
     if (q == NULL)
         return NULL;
-    if (q->len > q->reserved_items) {
-        /* An item is there: reserve it like a woken getter's; it leaves the
-         * queue when the result is read, and stays if never read. */
-        f = cio__wait_served(q->loop, &get_vt, &q->getters, cio_int(0), cio_int(0));
-        if (f != NULL)
-            q->reserved_items++;
+    if ((f = cio__wait_lazy(q->loop, &get_vt, &q->getters, cio_int(0))) != NULL) {
+        q->lazy++;
         return f;
     }
-    if (q->shutdown)
-        return cio__wait_failed(q->loop, CIO_ESHUTDOWN);
-    return cio__wait_new(q->loop, &get_vt, &q->getters, cio_int(0));
+    if ((s = cio__wait_slot(q->loop, &get_vt, &q->getters, cio_int(0))) == NULL)
+        return NULL;
+    get_start(q, s);
+    return &s->fut;
 }
 
 int cio_queue_task_done(cio_queue *q)

@@ -5,6 +5,14 @@
  * channels take the current task's slot when it is free, so the common
  * `CIO_AWAIT(cio_queue_get(q))` costs no allocation; a second wait alive at
  * the same time (two sleeps in one gather) gets a pooled slot instead.
+ *
+ * A queue's or a channel's wait made in the own slot is lazy, as asyncio's
+ * `q.get()` is a coroutine that does nothing until awaited: awaited at once
+ * by its task (the common case) it runs then and, when it can finish at
+ * once, hands its item over directly, with no promise to keep and nothing
+ * to take later; used any other way (a gather's child, a done callback) it is
+ * started first (arm), and then behaves as a wait made eagerly. Until
+ * then it is pending, like a coroutine not yet started.
  */
 #include <string.h>
 #include "internal.h"
@@ -15,25 +23,46 @@ static int busy(const cio__slot *s)
     return cio__refs(&s->fut) > 0;
 }
 
-cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
-                         int embeddable)
+/* The own slot is busy: with the task's last await, which is over (its
+ * result is in the frame): let it go now (mostly it went when its result
+ * was read); with a lazy wait: start it, so waits start in the order they
+ * were made. 1 if the slot is free now. */
+static CIO__NOINLINE int free_own_slot(cio_loop *loop, cio__task *t)
+{
+    cio__slot *s = &t->slot;
+
+    if (cio__own_slot_alone(t, CIO__TASK_AWAITING(t)) && s->fut.state != CIO__PENDING)
+        cio__await_release(loop);
+    else if ((s->fut.flags & CIO__FF_LAZY) && s->fut.vt->await_now != NULL)
+        s->fut.vt->arm(&s->fut);
+    return !busy(s);
+}
+
+/* The current task's own slot if it is free, handed out as a future of
+ * vt (pending, with `flags`; it pins its task), else NULL. */
+static inline cio__slot *own_slot(cio_loop *loop, const cio__future_vt *vt, uint8_t flags)
 {
     cio__task *t = loop->current;
     cio__slot *s;
 
-    /* Busy with the task's last await, which is over (its result is in
-     * the frame): let it go now, so this wait finds the slot free. (Mostly
-     * it went when its result was read.) */
-    if (t != NULL && embeddable && cio__own_slot_alone(t, CIO__TASK_AWAITING(t))
-        && t->slot.fut.state != CIO__PENDING)
-        cio__await_release(loop);
-    if (t != NULL && embeddable && !busy(&t->slot)) {
-        s = &t->slot;
-        cio__future_init(&s->fut, loop, vt);
-        s->fut.flags = CIO__FF_STATIC;
-        cio__pin(&t->fut);                  /* the slot pins its task */
+    if (t == NULL)
+        return NULL;
+    s = &t->slot;
+    if (busy(s) && !free_own_slot(loop, t))
+        return NULL;
+    cio__future_init(&s->fut, loop, vt);
+    s->fut.flags = flags;
+    cio__pin(&t->fut);                  /* the slot pins its task */
+    return s;
+}
+
+cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
+                         int embeddable)
+{
+    cio__slot *s = embeddable ? own_slot(loop, vt, CIO__FF_STATIC) : NULL;
+
+    if (s != NULL)
         return s;
-    }
     s = cio__pool_alloc(loop, size);
     if (s == NULL)
         return NULL;
@@ -42,17 +71,49 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     return s;
 }
 
+static void lazy_setup(cio__slot *s, cio__waitq *q, cio_value arg)
+{
+    s->u.w.q = q;                       /* its owner; not queued */
+    s->u.w.prev = s->u.w.next = NULL;
+    s->u.w.arg = arg;
+}
+
+/* cio__wait_lazy when the own slot is busy (rare): out of the hot path. */
+static CIO__NOINLINE cio_future *wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt,
+                                                cio__waitq *q, cio_value arg)
+{
+    cio__slot *s = own_slot(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
+
+    if (s == NULL)
+        return NULL;
+    lazy_setup(s, q, arg);
+    return &s->fut;
+}
+
+cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                           cio_value arg)
+{
+    cio__task *t = loop->current;
+    cio__slot *s;
+
+    if (t == NULL)
+        return NULL;
+    s = &t->slot;
+    if (busy(s))
+        return wait_lazy_busy(loop, vt, q, arg);
+    cio__future_init(&s->fut, loop, vt);
+    s->fut.flags = CIO__FF_STATIC | CIO__FF_LAZY;
+    cio__pin(&t->fut);                  /* the slot pins its task */
+    lazy_setup(s, q, arg);
+    return &s->fut;
+}
+
 void cio__slot_release(cio__slot *s, size_t size)
 {
     cio_loop *loop = s->fut.loop;
 
     if (cio__slot_embedded(s)) {
-        cio__task *t = CIO__CONTAINER_OF(s, cio__task, slot);
-
-        cio__set_refs(&s->fut, 0);    /* flags stay: TAKEN, if set, too */
-        s->u.timer.cancelled = 0;           /* the union is an idle timer again */
-        s->u.timer.idx = CIO__TIMER_IDLE;
-        cio__unpin(&t->fut);                /* the slot's pin */
+        cio__own_slot_release(s, &CIO__CONTAINER_OF(s, cio__task, slot)->fut);
     } else {
         cio__pool_free(loop, s, size);
     }
@@ -88,14 +149,26 @@ void cio__waitq_push_front(cio__waitq *q, cio__slot *s)
 
 /* ---- the shapes of a primitive's wait ---- */
 
-cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+cio__slot *cio__wait_slot(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
                           cio_value arg)
 {
     cio__slot *s = cio__slot_get(loop, vt, sizeof(cio__slot), 1);
 
     if (s == NULL)
         return NULL;
+    s->u.w.q = q;                       /* its owner, even while not queued */
+    s->u.w.prev = s->u.w.next = NULL;
     s->u.w.arg = arg;
+    return s;
+}
+
+cio_future *cio__wait_new(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                          cio_value arg)
+{
+    cio__slot *s = cio__wait_slot(loop, vt, q, arg);
+
+    if (s == NULL)
+        return NULL;
     cio__waitq_push(q, s);
     return &s->fut;
 }
@@ -120,14 +193,11 @@ cio_future *cio__wait_done(cio_loop *loop, cio_value v)
 cio_future *cio__wait_served(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
                              cio_value arg, cio_value v)
 {
-    cio__slot *s = cio__slot_get(loop, vt, sizeof(cio__slot), 1);
+    cio__slot *s = cio__wait_slot(loop, vt, q, arg);
 
     if (s == NULL)
         return NULL;
-    s->u.w.arg = arg;
-    s->u.w.q = q;                       /* its owner; never queued */
-    s->u.w.prev = s->u.w.next = NULL;
-    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+    cio__future_finish(&s->fut, CIO__DONE, 0, v);   /* never queued */
     return &s->fut;
 }
 

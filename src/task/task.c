@@ -284,6 +284,14 @@ static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
     co->result.i = 0;
     co->err = (short)cio__future_outcome(f, &co->result);
     f->flags |= CIO__FF_RETRIEVED;
+    if (f->vt->await_now != NULL) {
+        /* a queue's or channel's wait, read: its destroy would only
+         * release the slot */
+        co->wait_on = NULL;
+        CIO__TASK_AWAITING(t) = NULL;
+        cio__own_slot_release(&t->slot, &t->fut);
+        return;
+    }
     drop_own_slot(t, co);
 }
 
@@ -300,10 +308,9 @@ static void outcome_into(cio_coro *co, int err)
     co->result.i = 0;
 }
 
-int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
+/* Await f, anything but the task's own lazy wait (cio__await). */
+static CIO__NOINLINE int await_any(cio__task *t, cio_coro *co, cio_loop *loop, cio_future *f)
 {
-    cio__task *t = loop != NULL ? loop->current : NULL;
-
     if (t == NULL) {
         cio_future_unref(f);
         outcome_into(co, CIO_ENOLOOP);
@@ -323,7 +330,9 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     }
     CIO__TASK_AWAITING(t) = f;
     co->wait_on = f;
-    if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
+    if ((f->flags & CIO__FF_LAZY) && f->vt->await_now != NULL) {
+        f->vt->arm(f);                  /* a lazy wait, not ours alone: start it */
+    } else if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
         /* sleep(0): the task yields one iteration. Its own slot, ours
          * alone, goes back at once - a plain yield, nothing to read on
          * resume; another sleep is done now and read then. */
@@ -333,6 +342,29 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
             cio__sleeper_finish_now(f);
         return CIO_CORO_PENDING;
     }
+    if (f->state == CIO__PENDING)
+        return CIO_CORO_PENDING;
+    read_awaited(t, co, f);
+    return CIO_CORO_DONE;
+}
+
+/* The hot path of every queue and channel await: the wait was made lazy in
+ * the task's own slot (nothing awaited before it left to let go of), and
+ * runs now; mostly it finishes at once, with nothing to take later. */
+int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
+{
+    cio__task *t = loop != NULL ? loop->current : NULL;
+
+    if (t == NULL || f != &t->slot.fut || CIO__TASK_AWAITING(t) != NULL
+        || (f->flags & CIO__FF_LAZY) == 0 || f->rc != 1 || f->state != CIO__PENDING
+        || f->vt->await_now == NULL)
+        return await_any(t, co, loop, f);
+    if (f->vt->await_now(f, co)) {
+        cio__own_slot_release(&t->slot, &t->fut);
+        return CIO_CORO_DONE;
+    }
+    CIO__TASK_AWAITING(t) = f;          /* started: waiting, or failed */
+    co->wait_on = f;
     if (f->state == CIO__PENDING)
         return CIO_CORO_PENDING;
     read_awaited(t, co, f);
