@@ -273,6 +273,7 @@ static inline void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
 static inline void cio__own_slot_release(cio__slot *s, cio_future *task)
 {
     cio__set_refs(&s->fut, 0);
+    s->u.timer.seq = 0;                 /* whole words: no read-modify-write */
     s->u.timer.cancelled = 0;
     s->u.timer.idx = CIO__TIMER_IDLE;
     cio__unpin(task);

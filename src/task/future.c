@@ -151,6 +151,10 @@ void cio__future_finish(cio_future *f, int state, int err, cio_value v)
     f->result = v;          /* replaces cb_tail */
     if (tail == NULL)
         return;
+    if (tail->next == tail && tail->run != cb_run) {
+        cio__loop_schedule(f->loop, tail);  /* one waiter, a task: the common case */
+        return;
+    }
     /* Each public callback pins the future until it has run. */
     n = tail;
     do {

@@ -138,47 +138,49 @@ static int reserve(cio_queue *q)
     return q->len < q->cap ? 0 : grow(q);
 }
 
-static void push(cio_queue *q, cio_value v)
+static CIO__NOINLINE void push_sorted(cio_queue *q, qitem it)
+{
+    q->items[q->len++] = it;
+    if (q->kind == CIO_QUEUE_PRIORITY)
+        heap_up(q, q->len - 1);
+}
+
+/* Inline: the FIFO's is a few stores, on every put. */
+static inline void push(cio_queue *q, cio_value v)
 {
     qitem it;
 
     it.v = v;
     it.seq = q->seq++;
-    switch (q->kind) {
-    case CIO_QUEUE_FIFO:
+    if (q->kind == CIO_QUEUE_FIFO)
         q->items[ring_at(q, q->len++)] = it;
-        break;
-    case CIO_QUEUE_LIFO:
-        q->items[q->len++] = it;
-        break;
-    default:
-        q->items[q->len++] = it;
-        heap_up(q, q->len - 1);
-        break;
-    }
+    else
+        push_sorted(q, it);
     q->unfinished++;
 }
 
-static cio_value pop(cio_queue *q)
+static CIO__NOINLINE cio_value pop_sorted(cio_queue *q)
 {
     cio_value v;
 
-    switch (q->kind) {
-    case CIO_QUEUE_FIFO:
-        v = q->items[q->head].v;
-        q->head = ring_at(q, 1);
-        q->len--;
-        break;
-    case CIO_QUEUE_LIFO:
-        v = q->items[--q->len].v;
-        break;
-    default:
-        v = q->items[0].v;
-        q->items[0] = q->items[--q->len];
-        if (q->len > 0)
-            heap_down(q, 0);
-        break;
-    }
+    if (q->kind == CIO_QUEUE_LIFO)
+        return q->items[--q->len].v;
+    v = q->items[0].v;
+    q->items[0] = q->items[--q->len];
+    if (q->len > 0)
+        heap_down(q, 0);
+    return v;
+}
+
+static inline cio_value pop(cio_queue *q)
+{
+    cio_value v;
+
+    if (q->kind != CIO_QUEUE_FIFO)
+        return pop_sorted(q);
+    v = q->items[q->head].v;
+    q->head = ring_at(q, 1);
+    q->len--;
     return v;
 }
 

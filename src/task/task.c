@@ -268,6 +268,20 @@ static inline void release_awaited(cio__task *t)
         let_go_of_awaited(t);
 }
 
+/* The task's own slot, done with a queue's or channel's wait and ours
+ * alone: its outcome into the frame (taking what it was woken for), and
+ * the slot is free again (its destroy would only release it). */
+static inline void read_own_wait(cio__task *t, cio_coro *co, cio_future *f)
+{
+    co->result.p = NULL;
+    co->result.i = 0;
+    co->err = (short)cio__future_outcome(f, &co->result);
+    f->flags |= CIO__FF_RETRIEVED;
+    co->wait_on = NULL;
+    CIO__TASK_AWAITING(t) = NULL;
+    cio__own_slot_release(&t->slot, &t->fut);
+}
+
 /* Read the awaited future's outcome into the frame. The task's own slot,
  * done and ours alone, is let go at once: nobody else can reach it, and the
  * next wait finds it free - the hot path of every queue, lock, channel and
@@ -279,19 +293,15 @@ static void read_awaited(cio__task *t, cio_coro *co, cio_future *f)
         co->err = (short)cio_future_result(f, &co->result);
         return;
     }
+    if (f->vt->await_now != NULL) {
+        read_own_wait(t, co, f);
+        return;
+    }
     /* cio_future_result's work without its call, then the slot goes */
     co->result.p = NULL;
     co->result.i = 0;
     co->err = (short)cio__future_outcome(f, &co->result);
     f->flags |= CIO__FF_RETRIEVED;
-    if (f->vt->await_now != NULL) {
-        /* a queue's or channel's wait, read: its destroy would only
-         * release the slot */
-        co->wait_on = NULL;
-        CIO__TASK_AWAITING(t) = NULL;
-        cio__own_slot_release(&t->slot, &t->fut);
-        return;
-    }
     drop_own_slot(t, co);
 }
 
@@ -348,17 +358,22 @@ static CIO__NOINLINE int await_any(cio__task *t, cio_coro *co, cio_loop *loop, c
     return CIO_CORO_DONE;
 }
 
-/* The hot path of every queue and channel await: the wait was made lazy in
- * the task's own slot (nothing awaited before it left to let go of), and
- * runs now; mostly it finishes at once, with nothing to take later. */
+/* The hot paths: a queue's or channel's wait made lazy in the task's own
+ * slot (nothing awaited before it left to let go of) runs now, and mostly
+ * finishes at once, with nothing to take later; an own sleep(0) yields. */
 int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
 {
     cio__task *t = loop != NULL ? loop->current : NULL;
 
     if (t == NULL || f != &t->slot.fut || CIO__TASK_AWAITING(t) != NULL
-        || (f->flags & CIO__FF_LAZY) == 0 || f->rc != 1 || f->state != CIO__PENDING
-        || f->vt->await_now == NULL)
+        || (f->flags & CIO__FF_LAZY) == 0 || f->rc != 1 || f->state != CIO__PENDING)
         return await_any(t, co, loop, f);
+    if (f->vt->await_now == NULL) {
+        if (!cio__sleeper_is_zero(f))
+            return await_any(t, co, loop, f);
+        drop_own_slot(t, co);           /* sleep(0): a plain yield (await_any) */
+        return CIO_CORO_PENDING;
+    }
     if (f->vt->await_now(f, co)) {
         cio__own_slot_release(&t->slot, &t->fut);
         return CIO_CORO_DONE;
@@ -376,6 +391,11 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
     cio__task *t = loop != NULL ? loop->current : NULL;
     cio_future *f = t != NULL ? CIO__TASK_AWAITING(t) : NULL;
 
+    if (t != NULL && f == &t->slot.fut && f->rc == 1 && f->state == CIO__DONE
+        && f->vt->await_now != NULL && !(co->flags & CIO_CORO_F_CANCEL)) {
+        read_own_wait(t, co, f);        /* a woken queue or channel wait */
+        return;
+    }
     if (co->flags & CIO_CORO_F_CANCEL) {
         co->flags &= ~CIO_CORO_F_CANCEL;
         outcome_into(co, CIO_ECANCELLED);
