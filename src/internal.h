@@ -237,8 +237,11 @@ struct cio__slot {
  * or anything else starts it (vt->arm): asyncio's `q.get()`, a coroutine
  * that runs when awaited. q is its owner, arg what it brings. NULL when
  * there is no task or its slot is busy: start a wait now instead. */
-cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
-                           cio_value arg);
+static inline cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt,
+                                         cio__waitq *q, cio_value arg);
+/* cio__wait_lazy when the own slot is busy (slot.c). */
+cio_future *cio__wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                                cio_value arg);
 /* A lazy wait stops being lazy (it starts, finishes, or goes): 1 if it
  * was, clearing the mark (its owner counts its lazy waits: one less). */
 static inline int cio__wait_unlazy(cio_future *f)
@@ -519,6 +522,27 @@ struct cio_loop {
     size_t pooled_tasks;        /* live tasks in them */
 #endif
 };
+
+/* Inline: every queue and channel operation in a task makes one. */
+static inline cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt,
+                                         cio__waitq *q, cio_value arg)
+{
+    cio__task *t = loop->current;
+    cio__slot *s;
+
+    if (t == NULL)
+        return NULL;
+    s = &t->slot;
+    if (cio__refs(&s->fut) > 0)
+        return cio__wait_lazy_busy(loop, vt, q, arg);
+    cio__future_init(&s->fut, loop, vt);
+    s->fut.flags = CIO__FF_STATIC | CIO__FF_LAZY;
+    cio__pin(&t->fut);                  /* the slot pins its task */
+    s->u.w.q = q;                       /* its owner; not queued */
+    s->u.w.prev = s->u.w.next = NULL;
+    s->u.w.arg = arg;
+    return &s->fut;
+}
 
 /* Whether a task of size bytes comes from the task pools, where the loop
  * finds it by walking the slabs; else from cio__pool_alloc, and the task

@@ -71,40 +71,16 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     return s;
 }
 
-static void lazy_setup(cio__slot *s, cio__waitq *q, cio_value arg)
-{
-    s->u.w.q = q;                       /* its owner; not queued */
-    s->u.w.prev = s->u.w.next = NULL;
-    s->u.w.arg = arg;
-}
-
-/* cio__wait_lazy when the own slot is busy (rare): out of the hot path. */
-static CIO__NOINLINE cio_future *wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt,
-                                                cio__waitq *q, cio_value arg)
+cio_future *cio__wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                                cio_value arg)
 {
     cio__slot *s = own_slot(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
 
     if (s == NULL)
         return NULL;
-    lazy_setup(s, q, arg);
-    return &s->fut;
-}
-
-cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
-                           cio_value arg)
-{
-    cio__task *t = loop->current;
-    cio__slot *s;
-
-    if (t == NULL)
-        return NULL;
-    s = &t->slot;
-    if (busy(s))
-        return wait_lazy_busy(loop, vt, q, arg);
-    cio__future_init(&s->fut, loop, vt);
-    s->fut.flags = CIO__FF_STATIC | CIO__FF_LAZY;
-    cio__pin(&t->fut);                  /* the slot pins its task */
-    lazy_setup(s, q, arg);
+    s->u.w.q = q;                       /* its owner; not queued */
+    s->u.w.prev = s->u.w.next = NULL;
+    s->u.w.arg = arg;
     return &s->fut;
 }
 

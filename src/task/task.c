@@ -451,16 +451,16 @@ static void task_step(cio_loop *loop, cio__node *node)
 
     if (loop->closing || t->fut.state != CIO__PENDING)
         return;
-    t->fut.flags &= ~CIO__TF_WAITING;
     if (t->fut.flags & CIO__TF_MUST_CANCEL) {
         if (!(t->fut.flags & CIO__TF_STARTED)) {   /* never ran: it never will (T2) */
+            t->fut.flags &= ~CIO__TF_WAITING;
             task_finish(t, CIO_ECANCELLED, co->result);
             return;
         }
         t->fut.flags &= ~CIO__TF_MUST_CANCEL;
         co->flags |= CIO_CORO_F_CANCEL;
     }
-    t->fut.flags |= CIO__TF_STARTED;
+    t->fut.flags = (uint8_t)((t->fut.flags & ~CIO__TF_WAITING) | CIO__TF_STARTED);
     prev = loop->current;
     loop->current = t;
     rc = t->type->step(co, loop);
@@ -475,7 +475,12 @@ static void task_step(cio_loop *loop, cio__node *node)
         return;
     }
     t->fut.flags |= CIO__TF_WAITING;
-    cio__future_add_waiter(f, &t->step);
+    if (f->cb_tail == NULL && !(f->flags & CIO__FF_LAZY)) {
+        t->step.next = &t->step;        /* the only waiter (add_waiter inline) */
+        f->cb_tail = &t->step;
+    } else {
+        cio__future_add_waiter(f, &t->step);
+    }
     if ((t->fut.flags & CIO__TF_MUST_CANCEL)
         && cio_future_cancel(f, pending_cancel_msg(t)))
         t->fut.flags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
