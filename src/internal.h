@@ -232,24 +232,26 @@ struct cio__slot {
     } u;
 };
 
-/* A lazy wait of vt in the current task's own slot, when free: queued
+/* A wait of a queue or channel, of vt, on q (its owner), bringing arg:
+ * started at once (start, which does what the wait does: served, queued
+ * or failed), or - made by a task whose own slot is free - lazy: queued
  * nowhere, waiting for nothing until its task awaits it (vt->await_now)
- * or anything else starts it (vt->arm): asyncio's `q.get()`, a coroutine
- * that runs when awaited. q is its owner, arg what it brings. NULL when
- * there is no task or its slot is busy: start a wait now instead. */
-static inline cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt,
-                                         cio__waitq *q, cio_value arg);
-/* cio__wait_lazy when the own slot is busy (slot.c). */
-cio_future *cio__wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
-                                cio_value arg);
+ * or anything else starts it (vt->arm, cio__wait_arm): asyncio's
+ * `q.get()`, a coroutine that runs when awaited. *lazy counts the owner's
+ * lazy waits (it cannot be freed under one). NULL if out of memory. */
+cio_future *cio__wait_make(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                           cio_value arg, size_t *lazy, void (*start)(cio__slot *s));
+/* vt->arm of such a wait: start it, if it is still lazy. */
+void cio__wait_arm(cio_future *f, size_t *lazy, void (*start)(cio__slot *s));
 /* A lazy wait stops being lazy (it starts, finishes, or goes): 1 if it
- * was, clearing the mark (its owner counts its lazy waits: one less). */
-static inline int cio__wait_unlazy(cio_future *f)
+ * was, clearing the mark and counting it out of *lazy. */
+static inline int cio__wait_unlazy(cio_future *f, size_t *lazy)
 {
-    int lazy = (f->flags & CIO__FF_LAZY) != 0;
-
+    if (!(f->flags & CIO__FF_LAZY))
+        return 0;
     f->flags &= ~CIO__FF_LAZY;
-    return lazy;
+    (*lazy)--;
+    return 1;
 }
 /* Every task carries one slot; with `embeddable` this gives it out when
  * free (the task is pinned while it is used), else a pooled one of `size`
@@ -522,27 +524,6 @@ struct cio_loop {
     size_t pooled_tasks;        /* live tasks in them */
 #endif
 };
-
-/* Inline: every queue and channel operation in a task makes one. */
-static inline cio_future *cio__wait_lazy(cio_loop *loop, const cio__future_vt *vt,
-                                         cio__waitq *q, cio_value arg)
-{
-    cio__task *t = loop->current;
-    cio__slot *s;
-
-    if (t == NULL)
-        return NULL;
-    s = &t->slot;
-    if (cio__refs(&s->fut) > 0)
-        return cio__wait_lazy_busy(loop, vt, q, arg);
-    cio__future_init(&s->fut, loop, vt);
-    s->fut.flags = CIO__FF_STATIC | CIO__FF_LAZY;
-    cio__pin(&t->fut);                  /* the slot pins its task */
-    s->u.w.q = q;                       /* its owner; not queued */
-    s->u.w.prev = s->u.w.next = NULL;
-    s->u.w.arg = arg;
-    return &s->fut;
-}
 
 /* Whether a task of size bytes comes from the task pools, where the loop
  * finds it by walking the slabs; else from cio__pool_alloc, and the task

@@ -172,8 +172,7 @@ static void recv_destroy(cio_future *f)
 {
     cio__slot *r = SLOT(f);
 
-    if (cio__wait_unlazy(f))                /* never started */
-        CHAN_OF_RECV(r)->lazy--;
+    cio__wait_unlazy(f, &CHAN_OF_RECV(r)->lazy);    /* never started */
     if (cio__wait_untaken(r)) {
         cio_chan *c = CHAN_OF_RECV(r);
 
@@ -228,8 +227,7 @@ static void send_destroy(cio_future *f)
     cio__slot *s = SLOT(f);
     cio_chan *c = CHAN_OF_SEND(s);
 
-    if (cio__wait_unlazy(f))                /* never started */
-        c->lazy--;
+    cio__wait_unlazy(f, &c->lazy);      /* never started */
     if (s->u.w.prev != NULL) {          /* matched, pending: teardown */
         if (cio__select_is_proxy(s->u.w.prev))
             cio__select_forget_sender(s->u.w.prev);
@@ -338,8 +336,10 @@ void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
 /* Send: buffered, room now (reserved like a woken sender's; the element
  * is copied in when the result is read, never if it is not); unbuffered,
  * matched with a waiting receiver; else wait. */
-static void send_start(cio_chan *c, cio__slot *s)
+static void send_start(cio__slot *s)
 {
+    cio_chan *c = CHAN_OF_SEND(s);
+
     if (c->closed) {
         cio__wait_fail(s, CIO_ECLOSED);
     } else if (c->cap > 0) {
@@ -356,13 +356,7 @@ static void send_start(cio_chan *c, cio__slot *s)
 
 static void send_arm(cio_future *f)
 {
-    cio_chan *c = CHAN_OF_SEND(SLOT(f));
-
-    if (!cio__wait_unlazy(f))
-        return;
-    c->lazy--;
-    if (f->state == CIO__PENDING)
-        send_start(c, SLOT(f));
+    cio__wait_arm(f, &CHAN_OF_SEND(SLOT(f))->lazy, send_start);
 }
 
 /* Awaited lazily: buffered with room, the element goes straight in (an
@@ -372,10 +366,9 @@ static int send_now(cio_future *f, cio_coro *co)
     cio__slot *s = SLOT(f);
     cio_chan *c = CHAN_OF_SEND(s);
 
-    cio__wait_unlazy(f);
-    c->lazy--;
+    cio__wait_unlazy(f, &c->lazy);
     if (c->cap == 0 || cio_chan_try_send(c, s->u.w.arg.p) != 0) {
-        send_start(c, s);
+        send_start(s);
         return 0;
     }
     co->err = 0;
@@ -385,20 +378,10 @@ static int send_now(cio_future *f, cio_coro *co)
 
 cio_future *cio_chan_send(cio_chan *c, const void *elem)
 {
-    cio_value arg = cio_ptr((void *)(uintptr_t)elem);
-    cio_future *f;
-    cio__slot *s;
-
     if (c == NULL || elem == NULL)
         return NULL;
-    if ((f = cio__wait_lazy(c->loop, &send_vt, &c->senders, arg)) != NULL) {
-        c->lazy++;
-        return f;
-    }
-    if ((s = cio__wait_slot(c->loop, &send_vt, &c->senders, arg)) == NULL)
-        return NULL;
-    send_start(c, s);
-    return &s->fut;
+    return cio__wait_make(c->loop, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem),
+                          &c->lazy, send_start);
 }
 
 int cio_chan_try_recv(cio_chan *c, void *dst)
@@ -423,8 +406,9 @@ int cio_chan_try_recv(cio_chan *c, void *dst)
 /* Receive: an element ready (reserved like a woken receiver's, so it is
  * copied when the result is read and stays in the channel, or with its
  * sender, if it never is); else wait, or fail once closed and drained. */
-static void recv_start(cio_chan *c, cio__slot *r)
+static void recv_start(cio__slot *r)
 {
+    cio_chan *c = CHAN_OF_RECV(r);
     cio__slot *s;
     int err;
 
@@ -448,13 +432,7 @@ static void recv_start(cio_chan *c, cio__slot *r)
 
 static void recv_arm(cio_future *f)
 {
-    cio_chan *c = CHAN_OF_RECV(SLOT(f));
-
-    if (!cio__wait_unlazy(f))
-        return;
-    c->lazy--;
-    if (f->state == CIO__PENDING)
-        recv_start(c, SLOT(f));
+    cio__wait_arm(f, &CHAN_OF_RECV(SLOT(f))->lazy, recv_start);
 }
 
 /* Awaited lazily: an element ready (buffered, or a sender waiting) is
@@ -462,12 +440,10 @@ static void recv_arm(cio_future *f)
 static int recv_now(cio_future *f, cio_coro *co)
 {
     cio__slot *r = SLOT(f);
-    cio_chan *c = CHAN_OF_RECV(r);
 
-    cio__wait_unlazy(f);
-    c->lazy--;
-    if (cio_chan_try_recv(c, r->u.w.arg.p) != 0) {
-        recv_start(c, r);
+    cio__wait_unlazy(f, &CHAN_OF_RECV(r)->lazy);
+    if (cio_chan_try_recv(CHAN_OF_RECV(r), r->u.w.arg.p) != 0) {
+        recv_start(r);
         return 0;
     }
     co->err = 0;
@@ -477,19 +453,10 @@ static int recv_now(cio_future *f, cio_coro *co)
 
 cio_future *cio_chan_recv(cio_chan *c, void *dst)
 {
-    cio_future *f;
-    cio__slot *r;
-
     if (c == NULL || dst == NULL)
         return NULL;
-    if ((f = cio__wait_lazy(c->loop, &recv_vt, &c->receivers, cio_ptr(dst))) != NULL) {
-        c->lazy++;
-        return f;
-    }
-    if ((r = cio__wait_slot(c->loop, &recv_vt, &c->receivers, cio_ptr(dst))) == NULL)
-        return NULL;
-    recv_start(c, r);
-    return &r->fut;
+    return cio__wait_make(c->loop, &recv_vt, &c->receivers, cio_ptr(dst), &c->lazy,
+                          recv_start);
 }
 
 int cio_chan_close(cio_chan *c)

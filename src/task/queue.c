@@ -241,8 +241,7 @@ static void getter_destroy(cio_future *f)
 {
     cio__slot *s = SLOT(f);
 
-    if (cio__wait_unlazy(f))                /* never started */
-        GETTERS_OF(s)->lazy--;
+    cio__wait_unlazy(f, &GETTERS_OF(s)->lazy);  /* never started */
     if (cio__wait_untaken(s)) {             /* woken, never ran: next one */
         cio_queue *q = GETTERS_OF(s);
 
@@ -276,8 +275,7 @@ static void putter_destroy(cio_future *f)
 {
     cio__slot *s = SLOT(f);
 
-    if (cio__wait_unlazy(f))                /* never started */
-        PUTTERS_OF(s)->lazy--;
+    cio__wait_unlazy(f, &PUTTERS_OF(s)->lazy);  /* never started */
     if (cio__wait_untaken(s)) {             /* woken, never ran: its item stays out */
         cio_queue *q = PUTTERS_OF(s);
 
@@ -296,8 +294,10 @@ static void joiner_destroy(cio_future *f)
 
 /* Put: room now (reserved like a woken putter's; the item goes in when
  * the result is read, so a put dropped unread puts nothing), or wait. */
-static void put_start(cio_queue *q, cio__slot *s)
+static void put_start(cio__slot *s)
 {
+    cio_queue *q = PUTTERS_OF(s);
+
     if (q->shutdown) {
         cio__wait_fail(s, CIO_ESHUTDOWN);
     } else if (room(q) && cio__waitq_empty(&q->putters)) {
@@ -310,8 +310,10 @@ static void put_start(cio_queue *q, cio__slot *s)
 
 /* Get: an item now (reserved like a woken getter's; it leaves the queue
  * when the result is read, and stays if never read), or wait. */
-static void get_start(cio_queue *q, cio__slot *s)
+static void get_start(cio__slot *s)
 {
+    cio_queue *q = GETTERS_OF(s);
+
     if (q->len > q->reserved_items) {
         q->reserved_items++;
         cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
@@ -324,24 +326,12 @@ static void get_start(cio_queue *q, cio__slot *s)
 
 static void putter_arm(cio_future *f)
 {
-    cio_queue *q = PUTTERS_OF(SLOT(f));
-
-    if (!cio__wait_unlazy(f))
-        return;
-    q->lazy--;
-    if (f->state == CIO__PENDING)
-        put_start(q, SLOT(f));
+    cio__wait_arm(f, &PUTTERS_OF(SLOT(f))->lazy, put_start);
 }
 
 static void getter_arm(cio_future *f)
 {
-    cio_queue *q = GETTERS_OF(SLOT(f));
-
-    if (!cio__wait_unlazy(f))
-        return;
-    q->lazy--;
-    if (f->state == CIO__PENDING)
-        get_start(q, SLOT(f));
+    cio__wait_arm(f, &GETTERS_OF(SLOT(f))->lazy, get_start);
 }
 
 /* Awaited lazily: with room now, the item goes straight in. */
@@ -350,10 +340,9 @@ static int putter_now(cio_future *f, cio_coro *co)
     cio__slot *s = SLOT(f);
     cio_queue *q = PUTTERS_OF(s);
 
-    cio__wait_unlazy(f);
-    q->lazy--;
+    cio__wait_unlazy(f, &q->lazy);
     if (q->shutdown || !room(q) || !cio__waitq_empty(&q->putters) || reserve(q) != 0) {
-        put_start(q, s);
+        put_start(s);
         return 0;
     }
     push(q, s->u.w.arg);
@@ -368,10 +357,9 @@ static int getter_now(cio_future *f, cio_coro *co)
 {
     cio_queue *q = GETTERS_OF(SLOT(f));
 
-    cio__wait_unlazy(f);
-    q->lazy--;
+    cio__wait_unlazy(f, &q->lazy);
     if (q->len <= q->reserved_items) {
-        get_start(q, SLOT(f));
+        get_start(SLOT(f));
         return 0;
     }
     co->err = 0;
@@ -469,19 +457,9 @@ int cio_queue_put_nowait(cio_queue *q, cio_value item)
 
 cio_future *cio_queue_put(cio_queue *q, cio_value item)
 {
-    cio_future *f;
-    cio__slot *s;
-
     if (q == NULL)
         return NULL;
-    if ((f = cio__wait_lazy(q->loop, &put_vt, &q->putters, item)) != NULL) {
-        q->lazy++;
-        return f;
-    }
-    if ((s = cio__wait_slot(q->loop, &put_vt, &q->putters, item)) == NULL)
-        return NULL;
-    put_start(q, s);
-    return &s->fut;
+    return cio__wait_make(q->loop, &put_vt, &q->putters, item, &q->lazy, put_start);
 }
 
 int cio_queue_get_nowait(cio_queue *q, cio_value *out)
@@ -501,19 +479,9 @@ int cio_queue_get_nowait(cio_queue *q, cio_value *out)
 
 cio_future *cio_queue_get(cio_queue *q)
 {
-    cio_future *f;
-    cio__slot *s;
-
     if (q == NULL)
         return NULL;
-    if ((f = cio__wait_lazy(q->loop, &get_vt, &q->getters, cio_int(0))) != NULL) {
-        q->lazy++;
-        return f;
-    }
-    if ((s = cio__wait_slot(q->loop, &get_vt, &q->getters, cio_int(0))) == NULL)
-        return NULL;
-    get_start(q, s);
-    return &s->fut;
+    return cio__wait_make(q->loop, &get_vt, &q->getters, cio_int(0), &q->lazy, get_start);
 }
 
 int cio_queue_task_done(cio_queue *q)

@@ -38,22 +38,28 @@ static CIO__NOINLINE int free_own_slot(cio_loop *loop, cio__task *t)
     return !busy(s);
 }
 
-/* The current task's own slot if it is free, handed out as a future of
- * vt (pending, with `flags`; it pins its task), else NULL. */
-static inline cio__slot *own_slot(cio_loop *loop, const cio__future_vt *vt, uint8_t flags)
+/* Hand the own slot s of task t out as a future of vt (pending, with
+ * `flags`); it pins its task. */
+static inline cio__slot *claim(cio_loop *loop, cio__task *t, const cio__future_vt *vt,
+                               uint8_t flags)
 {
-    cio__task *t = loop->current;
-    cio__slot *s;
+    cio__slot *s = &t->slot;
 
-    if (t == NULL)
-        return NULL;
-    s = &t->slot;
-    if (busy(s) && !free_own_slot(loop, t))
-        return NULL;
     cio__future_init(&s->fut, loop, vt);
     s->fut.flags = flags;
     cio__pin(&t->fut);                  /* the slot pins its task */
     return s;
+}
+
+/* The current task's own slot if it is free (or can be freed), claimed;
+ * else NULL. */
+static inline cio__slot *own_slot(cio_loop *loop, const cio__future_vt *vt, uint8_t flags)
+{
+    cio__task *t = loop->current;
+
+    if (t == NULL || (busy(&t->slot) && !free_own_slot(loop, t)))
+        return NULL;
+    return claim(loop, t, vt, flags);
 }
 
 cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
@@ -71,17 +77,49 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     return s;
 }
 
-cio_future *cio__wait_lazy_busy(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
-                                cio_value arg)
+static void lazy_setup(cio__slot *s, cio__waitq *q, cio_value arg)
 {
-    cio__slot *s = own_slot(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
-
-    if (s == NULL)
-        return NULL;
     s->u.w.q = q;                       /* its owner; not queued */
     s->u.w.prev = s->u.w.next = NULL;
     s->u.w.arg = arg;
+}
+
+/* cio__wait_make with no task or a busy own slot: out of the hot path. */
+static CIO__NOINLINE cio_future *wait_make_slow(cio_loop *loop, const cio__future_vt *vt,
+                                                cio__waitq *q, cio_value arg, size_t *lazy,
+                                                void (*start)(cio__slot *s))
+{
+    cio__slot *s = own_slot(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
+
+    if (s != NULL) {
+        lazy_setup(s, q, arg);
+        (*lazy)++;
+        return &s->fut;
+    }
+    if ((s = cio__wait_slot(loop, vt, q, arg)) == NULL)
+        return NULL;
+    start(s);
     return &s->fut;
+}
+
+cio_future *cio__wait_make(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
+                           cio_value arg, size_t *lazy, void (*start)(cio__slot *s))
+{
+    cio__task *t = loop->current;
+    cio__slot *s;
+
+    if (t == NULL || busy(&t->slot))
+        return wait_make_slow(loop, vt, q, arg, lazy, start);
+    s = claim(loop, t, vt, CIO__FF_STATIC | CIO__FF_LAZY);
+    lazy_setup(s, q, arg);
+    (*lazy)++;
+    return &s->fut;
+}
+
+void cio__wait_arm(cio_future *f, size_t *lazy, void (*start)(cio__slot *s))
+{
+    if (cio__wait_unlazy(f, lazy) && f->state == CIO__PENDING)
+        start((cio__slot *)(void *)f);
 }
 
 void cio__slot_release(cio__slot *s, size_t size)
