@@ -104,7 +104,8 @@ typedef struct cio__future_vt {
     void (*take)(cio_future *f);
     /* a lazy wait (cio__wait_lazy) awaited by its own task now: finish it
      * at once if it can (1, its outcome in co, nothing left to release
-     * but the slot), else start it as arm does (0). NULL: never lazy so */
+     * but the slot), else start it as arm does (0). NULL: never lazy so;
+     * a vt with await_now has arm and take too */
     int (*await_now)(cio_future *f, cio_coro *co);
 } cio__future_vt;
 

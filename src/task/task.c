@@ -268,14 +268,22 @@ static inline void release_awaited(cio__task *t)
         let_go_of_awaited(t);
 }
 
-/* The task's own slot, done with a queue's or channel's wait and ours
- * alone: its outcome into the frame (taking what it was woken for), and
+/* The task's own slot, done with a queue's or channel's wait (a vt with
+ * await_now and take) and ours alone: its outcome into the frame (taking
+ * what it was woken for), and
  * the slot is free again (its destroy would only release it). */
 static inline void read_own_wait(cio__task *t, cio_coro *co, cio_future *f)
 {
+    /* cio__future_outcome for a done future whose vt has a take */
+    if (f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
+        f->flags |= CIO__FF_TAKEN;
+        f->vt->take(f);
+    }
+    co->err = f->err;
     co->result.p = NULL;
     co->result.i = 0;
-    co->err = (short)cio__future_outcome(f, &co->result);
+    if (f->err == 0)
+        co->result = f->result;
     f->flags |= CIO__FF_RETRIEVED;
     co->wait_on = NULL;
     CIO__TASK_AWAITING(t) = NULL;
