@@ -8,6 +8,10 @@
  *
  * Pointers given to send and recv (and to select's cases) must stay valid
  * until the operation completes: keep them in the task's frame.
+ *
+ * Made in a task, a send or recv is lazy (as a queue's put and get are,
+ * cio/queue.h): nothing happens until the task awaits it or it is used
+ * otherwise; awaited, it completes at once when it can.
  */
 #ifndef CIO_CHANNEL_H
 #define CIO_CHANNEL_H
@@ -27,7 +31,8 @@ typedef struct cio_chan cio_chan;
 CIO_API cio_chan *cio_chan_new(cio_loop *loop, size_t elem_size, size_t capacity);
 CIO_API cio_chan *cio_chan_new_in(cio_loop *loop, size_t elem_size, size_t capacity,
                                   void *storage, size_t size);
-/* Free it: 0, or CIO_EBUSY if tasks wait on it. */
+/* Free it: 0, or CIO_EBUSY if tasks wait on it or a lazy send or recv for
+ * it is alive. */
 CIO_API int cio_chan_free(cio_chan *c);
 
 /* Send the element at `elem` (copied when it is taken or buffered; into a

@@ -8,7 +8,12 @@
  * reordered by a cancellation.
  *
  * put/get/join return futures to await (allocation-free in a task); the
- * _nowait forms return at once with a code.
+ * _nowait forms return at once with a code. Made in a task, a put or get
+ * is lazy, as asyncio's `q.put(x)` is a coroutine: it does nothing until
+ * the task awaits it (then, room or an item there, it completes at once)
+ * or it is used otherwise (a combinator waits on it, a done callback is
+ * added, the task makes its next wait), and until then it is pending.
+ * Made outside a task, it starts at once.
  */
 #ifndef CIO_QUEUE_H
 #define CIO_QUEUE_H
@@ -36,7 +41,8 @@ CIO_API cio_queue *cio_queue_new(cio_loop *loop, size_t maxsize, cio_queue_kind 
  * the buffer cannot grow there). */
 CIO_API cio_queue *cio_queue_new_in(cio_loop *loop, size_t maxsize, cio_queue_kind kind,
                                     void *storage, size_t size);
-/* Free it (with any items left): 0, or CIO_EBUSY if tasks wait on it. */
+/* Free it (with any items left): 0, or CIO_EBUSY if tasks wait on it or
+ * a lazy put or get for it is alive. */
 CIO_API int cio_queue_free(cio_queue *q);
 
 /* Order of a priority queue: negative if a comes first (default: by .i).
