@@ -1176,6 +1176,11 @@ CIO_ASYNC(lazy_chan_main, cio_chan *c; cio_chan *unbuf; cio_future *f; int v; in
     CIO_AWAIT(cio_chan_recv(self->unbuf, &self->v));
     trace_addf(&tr, "got%d", self->v);
     CIO_AWAIT(self->s);
+    /* closed between making and awaiting: the receive fails */
+    self->f = cio_chan_recv(self->unbuf, &self->v);
+    ck_assert_int_eq(cio_chan_close(self->unbuf), 0);
+    CIO_AWAIT_TRY(self->f);
+    trace_addf(&tr, "recv-%s", ename(CIO_ERROR));
     CIO_END();
 }
 
@@ -1188,7 +1193,8 @@ START_TEST(test_lazy_waits_in_a_task)
     int v = 0;
 
     ck_assert_int_eq(RUN_TASK(loop, NULL, lazy_chan_main, .c = c, .unbuf = unbuf), 0);
-    ck_assert_str_eq(tr.buf, "send-CIO_ECANCELLED len=1 v=1 len=1 s-start got7 s-sent7");
+    ck_assert_str_eq(tr.buf, "send-CIO_ECANCELLED len=1 v=1 len=1 s-start got7 s-sent7 "
+                             "recv-CIO_ECLOSED");
     ck_assert_int_eq(cio_chan_try_recv(c, &v), 0);
     ck_assert_int_eq(v, 2);
     ck_assert_int_eq(cio_chan_free(c), 0);

@@ -953,6 +953,12 @@ CIO_ASYNC(lazy_main, cio_queue *q; cio_future *f1; cio_future *f2; cio_future *a
     CIO_AWAIT(self->all);
     ck_assert_int_eq(cio_gather_result(self->all, 0, &v), 0);
     trace_addf(&tr, "gathered=%s", (const char *)v.p);
+
+    /* the queue shut down between making and awaiting: the put fails */
+    self->f1 = cio_queue_put(self->q, str("after"));
+    cio_queue_shutdown(self->q, 0);
+    CIO_AWAIT_TRY(self->f1);
+    trace_addf(&tr, "put-%s", ename(CIO_ERROR));
     CIO_END();
 }
 
@@ -964,7 +970,7 @@ START_TEST(test_lazy_waits_in_a_task)
 
     ck_assert_int_eq(RUN_TASK(loop, NULL, lazy_main, .q = q), 0);
     ck_assert_str_eq(tr.buf, "f1=x f2=y cancelled=CIO_ECANCELLED qsize=1 gathered=z "
-                             "gathered=late");
+                             "gathered=late put-CIO_ESHUTDOWN");
     ck_assert_int_eq(cio_queue_free(q), 0);
     loop_done(loop, &r, 0);
 }
