@@ -361,7 +361,11 @@ int cio__wait_cancel(cio_future *f, const char *msg);
 void cio__wait_release(cio__slot *s);
 
 /* A sleep of 0 nobody waits on yet: its awaiting task yields instead. */
-int cio__sleeper_is_zero(const cio_future *f);
+extern const cio__future_vt cio__sleeper_vt;
+static inline int cio__sleeper_is_zero(const cio_future *f)
+{
+    return f->vt == &cio__sleeper_vt && (f->flags & CIO__FF_LAZY) != 0;
+}
 /* Complete such a sleep at once. */
 void cio__sleeper_finish_now(cio_future *f);
 

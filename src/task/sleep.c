@@ -14,7 +14,7 @@ static int sleeper_cancel(cio_future *f, const char *msg);
 static void sleeper_arm(cio_future *f);
 static void sleeper_destroy(cio_future *f);
 
-static const cio__future_vt sleeper_vt = {
+const cio__future_vt cio__sleeper_vt = {
     .kind = "Sleep", .cancel = sleeper_cancel, .arm = sleeper_arm,
     .destroy = sleeper_destroy
 };
@@ -36,11 +36,6 @@ static cio_value value_of(const cio__slot *s)
     zero.p = NULL;
     zero.i = 0;
     return zero;
-}
-
-int cio__sleeper_is_zero(const cio_future *f)
-{
-    return f->vt == &sleeper_vt && (f->flags & CIO__FF_LAZY) != 0;
 }
 
 void cio__sleeper_finish_now(cio_future *f)
@@ -107,7 +102,7 @@ cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result)
         return cio__wait_failed(loop, CIO_EINVAL);  /* NaN: a clear error */
     if (delay < 0)
         delay = 0;                          /* negative counts as 0 */
-    s = cio__slot_get(loop, &sleeper_vt, sizeof(valued_sleeper), plain);
+    s = cio__slot_get(loop, &cio__sleeper_vt, sizeof(valued_sleeper), plain);
     if (s == NULL)
         return NULL;
     if (!cio__slot_embedded(s))

@@ -377,9 +377,12 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
         || (f->flags & CIO__FF_LAZY) == 0 || f->rc != 1 || f->state != CIO__PENDING)
         return await_any(t, co, loop, f);
     if (f->vt->await_now == NULL) {
-        if (!cio__sleeper_is_zero(f))
+        if (f->vt != &cio__sleeper_vt)
             return await_any(t, co, loop, f);
-        drop_own_slot(t, co);           /* sleep(0): a plain yield (await_any) */
+        /* sleep(0): a plain yield (as in await_any); its timer never
+         * started, so the slot is just free again */
+        co->wait_on = NULL;
+        cio__own_slot_release(&t->slot, &t->fut);
         return CIO_CORO_PENDING;
     }
     if (f->vt->await_now(f, co)) {
