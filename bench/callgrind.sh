@@ -1,7 +1,9 @@
 #!/bin/sh
 # callgrind.sh - the deterministic companion of bench/run: instructions per
-# operation of cio's spawn and pingpong (queues and channels), counted by
-# valgrind's callgrind, so a regression shows even on a noisy machine.
+# operation of cio's spawn, pingpong (queues and channels) and switch (two
+# tasks yielding in turn: the task switches under pingpong, with no queue),
+# counted by valgrind's callgrind, so a regression shows even on a noisy
+# machine.
 #
 #   bench/callgrind.sh [N]        default N = 100000 operations
 #
@@ -35,7 +37,7 @@ ir() {
 }
 
 base=1000
-for w in spawn pingpong chanpingpong; do
+for w in spawn pingpong chanpingpong switch; do
     a=$(ir "$w" "$base")
     b=$(ir "$w" $((base + n)))
     awk -v w="$w" -v n="$n" -v a="$a" -v b="$b" \

@@ -6,6 +6,9 @@
  *   cio_bench pingpong N   two tasks pass a counter N round trips through
  *                          two queues of size 1
  *   cio_bench chanpingpong N   the same through two unbuffered channels
+ *   cio_bench switch N     two tasks yield (sleep(0)) in turn N times each:
+ *                          the two task switches of a round trip with no
+ *                          queue, the floor under pingpong
  *
  * Prints one line: WORKLOAD n=N wall=SECONDS ns_per_op=NS maxrss_kb=KB,
  * the same as the peer programs in bench/peers/.
@@ -142,6 +145,29 @@ static int run_chanpingpong(cio_loop *loop, long n)
     return err;
 }
 
+/* switch: a task that yields n times. */
+CIO_ASYNC(yielder, long n; long i;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++)
+        CIO_YIELD();
+    CIO_RETURN(self->i);
+    CIO_END();
+}
+
+static int run_switch(cio_loop *loop, long n)
+{
+    cio_value v;
+    int err;
+
+    cio_future_unref(CIO_START(loop, yielder, .n = n));
+    err = cio_loop_run_until_complete(loop, CIO_START(loop, yielder, .n = n), &v);
+    if (err == 0 && v.i != n)
+        err = CIO_EINVALSTATE;
+    cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL);   /* let the other end */
+    return err;
+}
+
 /* Start n tasks, gather them, run to completion; for spawn, the sum of the
  * results. */
 static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
@@ -171,7 +197,8 @@ static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong N | cio_bench sizeof\n");
+    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong|switch N | "
+            "cio_bench sizeof\n");
     return 2;
 }
 
@@ -200,6 +227,8 @@ int main(int argc, char **argv)
         pp = 1;
     else if (strcmp(argv[1], "chanpingpong") == 0)
         pp = 2;
+    else if (strcmp(argv[1], "switch") == 0)
+        pp = 3;
     else
         return usage();
     loop = cio_loop_new();
@@ -210,6 +239,8 @@ int main(int argc, char **argv)
         err = run_pingpong(loop, (long)n);
     else if (pp == 2)
         err = run_chanpingpong(loop, (long)n);
+    else if (pp == 3)
+        err = run_switch(loop, (long)n);
     else
         err = run_gathered(loop, (size_t)n, spawn, &sum);
     wall = now() - t0;
