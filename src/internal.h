@@ -102,7 +102,7 @@ typedef struct cio__future_vt {
      * item, a lock): waiters take what they were woken for when they run,
      * so a waiter cancelled in between loses nothing (NULL: nothing) */
     void (*take)(cio_future *f);
-    /* a lazy wait (cio__wait_lazy) awaited by its own task now: finish it
+    /* a lazy wait (cio__wait_make) awaited by its own task now: finish it
      * at once if it can (1, its outcome in co, nothing left to release
      * but the slot), else start it as arm does (0). NULL: never lazy so;
      * a vt with await_now has arm and take too */

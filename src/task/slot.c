@@ -77,9 +77,10 @@ cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
     return s;
 }
 
-static void lazy_setup(cio__slot *s, cio__waitq *q, cio_value arg)
+/* A wait on q (its owner, even while not queued), bringing arg. */
+static void wait_setup(cio__slot *s, cio__waitq *q, cio_value arg)
 {
-    s->u.w.q = q;                       /* its owner; not queued */
+    s->u.w.q = q;
     s->u.w.prev = s->u.w.next = NULL;
     s->u.w.arg = arg;
 }
@@ -92,7 +93,7 @@ static CIO__NOINLINE cio_future *wait_make_slow(cio_loop *loop, const cio__futur
     cio__slot *s = own_slot(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
 
     if (s != NULL) {
-        lazy_setup(s, q, arg);
+        wait_setup(s, q, arg);
         (*lazy)++;
         return &s->fut;
     }
@@ -111,7 +112,7 @@ cio_future *cio__wait_make(cio_loop *loop, const cio__future_vt *vt, cio__waitq 
     if (t == NULL || busy(&t->slot))
         return wait_make_slow(loop, vt, q, arg, lazy, start);
     s = claim(loop, t, vt, CIO__FF_STATIC | CIO__FF_LAZY);
-    lazy_setup(s, q, arg);
+    wait_setup(s, q, arg);
     (*lazy)++;
     return &s->fut;
 }
@@ -170,9 +171,7 @@ cio__slot *cio__wait_slot(cio_loop *loop, const cio__future_vt *vt, cio__waitq *
 
     if (s == NULL)
         return NULL;
-    s->u.w.q = q;                       /* its owner, even while not queued */
-    s->u.w.prev = s->u.w.next = NULL;
-    s->u.w.arg = arg;
+    wait_setup(s, q, arg);
     return s;
 }
 

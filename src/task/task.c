@@ -270,8 +270,8 @@ static inline void release_awaited(cio__task *t)
 
 /* The task's own slot, done with a queue's or channel's wait (a vt with
  * await_now and take) and ours alone: its outcome into the frame (taking
- * what it was woken for), and
- * the slot is free again (its destroy would only release it). */
+ * what it was woken for), and the slot is free again (its destroy would
+ * only release it). */
 static inline void read_own_wait(cio__task *t, cio_coro *co, cio_future *f)
 {
     /* cio__future_outcome for a done future whose vt has a take */
@@ -374,7 +374,7 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     cio__task *t = loop != NULL ? loop->current : NULL;
 
     if (t == NULL || f != &t->slot.fut || CIO__TASK_AWAITING(t) != NULL
-        || (f->flags & CIO__FF_LAZY) == 0 || f->rc != 1 || f->state != CIO__PENDING)
+        || (f->flags & CIO__FF_LAZY) == 0 || cio__refs(f) != 1 || f->state != CIO__PENDING)
         return await_any(t, co, loop, f);
     if (f->vt->await_now == NULL) {
         if (f->vt != &cio__sleeper_vt)
@@ -402,7 +402,7 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
     cio__task *t = loop != NULL ? loop->current : NULL;
     cio_future *f = t != NULL ? CIO__TASK_AWAITING(t) : NULL;
 
-    if (t != NULL && f == &t->slot.fut && f->rc == 1 && f->state == CIO__DONE
+    if (t != NULL && f == &t->slot.fut && cio__refs(f) == 1 && f->state == CIO__DONE
         && f->vt->await_now != NULL && !(co->flags & CIO_CORO_F_CANCEL)) {
         read_own_wait(t, co, f);        /* a woken queue or channel wait */
         return;
