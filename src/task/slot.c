@@ -62,6 +62,22 @@ static inline cio__slot *own_slot(cio_loop *loop, const cio__future_vt *vt, uint
     return claim(loop, t, vt, flags);
 }
 
+/* Inline in cio__wait_make: every queue and channel operation. */
+static inline cio__slot *own_slot_if_free(cio_loop *loop, const cio__future_vt *vt,
+                                          uint8_t flags)
+{
+    cio__task *t = loop->current;
+
+    if (t == NULL || busy(&t->slot))
+        return NULL;
+    return claim(loop, t, vt, flags);
+}
+
+cio__slot *cio__own_slot_if_free(cio_loop *loop, const cio__future_vt *vt, uint8_t flags)
+{
+    return own_slot_if_free(loop, vt, flags);
+}
+
 cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
                          int embeddable)
 {
@@ -106,12 +122,10 @@ static CIO__NOINLINE cio_future *wait_make_slow(cio_loop *loop, const cio__futur
 cio_future *cio__wait_make(cio_loop *loop, const cio__future_vt *vt, cio__waitq *q,
                            cio_value arg, size_t *lazy, void (*start)(cio__slot *s))
 {
-    cio__task *t = loop->current;
-    cio__slot *s;
+    cio__slot *s = own_slot_if_free(loop, vt, CIO__FF_STATIC | CIO__FF_LAZY);
 
-    if (t == NULL || busy(&t->slot))
+    if (s == NULL)
         return wait_make_slow(loop, vt, q, arg, lazy, start);
-    s = claim(loop, t, vt, CIO__FF_STATIC | CIO__FF_LAZY);
     wait_setup(s, q, arg);
     (*lazy)++;
     return &s->fut;
