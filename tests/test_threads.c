@@ -355,9 +355,16 @@ START_TEST(test_X2_loop_freed_first)
     cio_loop *loop = loop_with_reports(&r);
     cio_thread_future *running, *queued;
     cio_value v;
+    int i;
 
+    coro_started = 0;
     running = CIO_RUN_THREADSAFE(loop, sleep_value, .delay = 10, .v = 1);
-    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.01), NULL), 0);
+    /* Run until the task has started: one 10 ms run was not always enough
+     * under valgrind on a loaded machine (seen once in a CI dry run: the
+     * submission had not been taken in when the run ended). */
+    for (i = 0; i < 500 && coro_started == 0; i++)
+        ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.01), NULL), 0);
+    ck_assert_int_eq(coro_started, 1);
     ck_assert_int_eq(cio_thread_future_wait(running, 0, &v), CIO_ETIMEDOUT);
     queued = CIO_RUN_THREADSAFE(loop, sleep_value, .delay = 0, .v = 2);
     loop_done(loop, &r, 1);             /* "Task was destroyed but it is pending!" */
