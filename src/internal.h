@@ -185,8 +185,19 @@ static inline void cio__future_init(cio_future *f, cio_loop *loop, const cio__fu
 }
 /* Complete f (pending) and schedule its callbacks. */
 void cio__future_finish(cio_future *f, int state, int err, cio_value v);
-/* Register an internal waiter node (the waiter holds its own reference). */
-void cio__future_add_waiter(cio_future *f, cio__node *node);
+/* Register an internal waiter node (the waiter holds its own reference).
+ * Inline for the common case, the first waiter of a pending future that
+ * is not lazy; the rest in cio__future_add_waiter_any. */
+void cio__future_add_waiter_any(cio_future *f, cio__node *node);
+static inline void cio__future_add_waiter(cio_future *f, cio__node *node)
+{
+    if (f->state == CIO__PENDING && f->cb_tail == NULL && !(f->flags & CIO__FF_LAZY)) {
+        node->next = node;              /* a ring of one */
+        f->cb_tail = node;
+        return;
+    }
+    cio__future_add_waiter_any(f, node);
+}
 /* Unlink node from f's ring if it is there; 1 if it was. */
 int cio__future_remove_waiter(cio_future *f, cio__node *node);
 /* Take a waiter node off f wherever it is now: f's ring, or the ready

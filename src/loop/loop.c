@@ -16,6 +16,17 @@
 
 /* ---- the ready queue ---- */
 
+/* Append node to the list *head..*tail. */
+static inline void append_node(cio__node **head, cio__node **tail, cio__node *node)
+{
+    node->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = node;
+    else
+        *head = node;
+    *tail = node;
+}
+
 void cio__loop_schedule(cio_loop *loop, cio__node *node)
 {
     if (loop->closed && !loop->running) {
@@ -28,12 +39,7 @@ void cio__loop_schedule(cio_loop *loop, cio__node *node)
         loop->closing = closing;
         return;
     }
-    node->next = NULL;
-    if (loop->ready_tail != NULL)
-        loop->ready_tail->next = node;
-    else
-        loop->ready_head = node;
-    loop->ready_tail = node;
+    append_node(&loop->ready_head, &loop->ready_tail, node);
 }
 
 void cio__loop_schedule_ring(cio_loop *loop, cio__node *tail)
@@ -186,6 +192,16 @@ static int started_since(uint32_t seq, uint32_t from)
 
 static void run_timed(cio_loop *loop, cio__node *n);
 
+/* Run a node; in debug mode timed, each due timer too, but not due_node,
+ * which only runs them. */
+static inline void run_node(cio_loop *loop, cio__node *n)
+{
+    if (loop->debug_slow >= 0 && n != &loop->due_node)
+        run_timed(loop, n);
+    else
+        n->run(loop, n);
+}
+
 /* due_node's run, at the end of the iteration's snapshot: run the timers
  * that were due when the iteration began, in (deadline, seq) order - where
  * asyncio's _run_once runs the handles it moved from its heap to _ready.
@@ -211,17 +227,10 @@ static void run_due_timers(cio_loop *loop, cio__node *node)
         t->node.next = NULL;
         if (started_since(t->seq, loop->due_seq)) {
             t->idx = CIO__TIMER_QUEUED;
-            if (loop->carry_tail != NULL)
-                loop->carry_tail->next = &t->node;
-            else
-                loop->carry_head = &t->node;
-            loop->carry_tail = &t->node;
+            append_node(&loop->carry_head, &loop->carry_tail, &t->node);
             continue;
         }
-        if (loop->debug_slow >= 0)
-            run_timed(loop, &t->node);
-        else
-            t->node.run(loop, &t->node);
+        run_node(loop, &t->node);
         ran++;
     }
     loop->due_ran = ran;
@@ -316,12 +325,8 @@ static inline unsigned long run_once(cio_loop *loop)
                                        any more (not NULL: run_last follows) */
         }
         n->next = NULL;
-        if (n->run != NULL) {
-            if (loop->debug_slow >= 0 && n != &loop->due_node)
-                run_timed(loop, n);
-            else
-                n->run(loop, n);
-        }
+        if (n->run != NULL)
+            run_node(loop, n);
         ran++;
     }
     loop->iteration++;

@@ -60,6 +60,12 @@ void cio__chan_get(cio_chan *c, void *dst)
 
 /* ---- buffered: promises, as in queue.c ---- */
 
+/* Room for a send that comes now: room, and no sender waiting before it. */
+static int room_now(const cio_chan *c)
+{
+    return c->len + c->reserved_room < c->cap && cio__waitq_empty(&c->senders);
+}
+
 void cio__chan_wake_receivers(cio_chan *c)
 {
     cio__slot *s;
@@ -307,7 +313,7 @@ int cio_chan_try_send(cio_chan *c, const void *elem)
     if (c->closed)
         return CIO_ECLOSED;
     if (c->cap > 0) {
-        if (c->len + c->reserved_room >= c->cap || !cio__waitq_empty(&c->senders))
+        if (!room_now(c))
             return CIO_EFULL;
         cio__chan_put(c, elem);
         cio__chan_wake_receivers(c);
@@ -343,7 +349,7 @@ static void send_start(cio__slot *s)
     if (c->closed) {
         cio__wait_fail(s, CIO_ECLOSED);
     } else if (c->cap > 0) {
-        if (c->len + c->reserved_room < c->cap && cio__waitq_empty(&c->senders)) {
+        if (room_now(c)) {
             c->reserved_room++;
             cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
         } else {

@@ -249,7 +249,7 @@ static void ring_append(cio_future *f, cio__node *node)
     f->cb_tail = node;
 }
 
-void cio__future_add_waiter(cio_future *f, cio__node *node)
+void cio__future_add_waiter_any(cio_future *f, cio__node *node)
 {
     if ((f->flags & CIO__FF_LAZY) && f->vt->arm != NULL)
         f->vt->arm(f);

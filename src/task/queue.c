@@ -191,6 +191,12 @@ static int room(const cio_queue *q)
     return q->maxsize == 0 || q->len + q->reserved_room < q->maxsize;
 }
 
+/* Room for a put that comes now: room, and no putter waiting before it. */
+static int room_now(const cio_queue *q)
+{
+    return room(q) && cio__waitq_empty(&q->putters);
+}
+
 /* Promise items to waiting getters. */
 static void wake_getters(cio_queue *q)
 {
@@ -300,7 +306,7 @@ static void put_start(cio__slot *s)
 
     if (q->shutdown) {
         cio__wait_fail(s, CIO_ESHUTDOWN);
-    } else if (room(q) && cio__waitq_empty(&q->putters)) {
+    } else if (room_now(q)) {
         q->reserved_room++;
         cio__future_finish(&s->fut, CIO__DONE, 0, cio_int(0));
     } else {
@@ -341,7 +347,7 @@ static int putter_now(cio_future *f, cio_coro *co)
     cio_queue *q = PUTTERS_OF(s);
 
     cio__wait_unlazy(f, &q->lazy);
-    if (q->shutdown || !room(q) || !cio__waitq_empty(&q->putters) || reserve(q) != 0) {
+    if (q->shutdown || !room_now(q) || reserve(q) != 0) {
         put_start(s);
         return 0;
     }
@@ -446,7 +452,7 @@ int cio_queue_put_nowait(cio_queue *q, cio_value item)
         return CIO_EINVAL;
     if (q->shutdown)
         return CIO_ESHUTDOWN;
-    if (!room(q) || !cio__waitq_empty(&q->putters))
+    if (!room_now(q))
         return CIO_EFULL;
     if (reserve(q) != 0)
         return CIO_ENOMEM;

@@ -351,13 +351,9 @@ static CIO__NOINLINE int await_any(cio__task *t, cio_coro *co, cio_loop *loop, c
     if ((f->flags & CIO__FF_LAZY) && f->vt->await_now != NULL) {
         f->vt->arm(f);                  /* a lazy wait, not ours alone: start it */
     } else if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
-        /* sleep(0): the task yields one iteration. Its own slot, ours
-         * alone, goes back at once - a plain yield, nothing to read on
-         * resume; another sleep is done now and read then. */
-        if (cio__own_slot_alone(t, f))
-            drop_own_slot(t, co);
-        else
-            cio__sleeper_finish_now(f);
+        /* sleep(0) not ours alone (ours is a plain yield: cio__await):
+         * done now, read when the task resumes an iteration later */
+        cio__sleeper_finish_now(f);
         return CIO_CORO_PENDING;
     }
     if (f->state == CIO__PENDING)
@@ -367,20 +363,22 @@ static CIO__NOINLINE int await_any(cio__task *t, cio_coro *co, cio_loop *loop, c
 }
 
 /* The hot paths: a queue's or channel's wait made lazy in the task's own
- * slot (nothing awaited before it left to let go of) runs now, and mostly
- * finishes at once, with nothing to take later; an own sleep(0) yields. */
+ * slot runs now, and mostly finishes at once, with nothing to take later;
+ * an own sleep(0) is a plain yield: the slot is free again at once (its
+ * timer never started) and there is nothing to read on resume. */
 int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
 {
     cio__task *t = loop != NULL ? loop->current : NULL;
 
-    if (t == NULL || f != &t->slot.fut || CIO__TASK_AWAITING(t) != NULL
-        || (f->flags & CIO__FF_LAZY) == 0 || cio__refs(f) != 1 || f->state != CIO__PENDING)
+    if (t == NULL)
+        return await_any(t, co, loop, f);
+    release_awaited(t);
+    if (!cio__own_slot_alone(t, f) || (f->flags & CIO__FF_LAZY) == 0
+        || f->state != CIO__PENDING)
         return await_any(t, co, loop, f);
     if (f->vt->await_now == NULL) {
         if (f->vt != &cio__sleeper_vt)
             return await_any(t, co, loop, f);
-        /* sleep(0): a plain yield (as in await_any); its timer never
-         * started, so the slot is just free again */
         co->wait_on = NULL;
         cio__own_slot_release(&t->slot, &t->fut);
         return CIO_CORO_PENDING;
@@ -402,7 +400,7 @@ void cio__await_resume(cio_coro *co, cio_loop *loop)
     cio__task *t = loop != NULL ? loop->current : NULL;
     cio_future *f = t != NULL ? CIO__TASK_AWAITING(t) : NULL;
 
-    if (t != NULL && f == &t->slot.fut && cio__refs(f) == 1 && f->state == CIO__DONE
+    if (t != NULL && cio__own_slot_alone(t, f) && f->state == CIO__DONE
         && f->vt->await_now != NULL && !(co->flags & CIO_CORO_F_CANCEL)) {
         read_own_wait(t, co, f);        /* a woken queue or channel wait */
         return;
@@ -486,12 +484,7 @@ static void task_step(cio_loop *loop, cio__node *node)
         return;
     }
     t->fut.flags |= CIO__TF_WAITING;
-    if (f->cb_tail == NULL && !(f->flags & CIO__FF_LAZY)) {
-        t->step.next = &t->step;        /* the only waiter (add_waiter inline) */
-        f->cb_tail = &t->step;
-    } else {
-        cio__future_add_waiter(f, &t->step);
-    }
+    cio__future_add_waiter(f, &t->step);
     if ((t->fut.flags & CIO__TF_MUST_CANCEL)
         && cio_future_cancel(f, pending_cancel_msg(t)))
         t->fut.flags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
