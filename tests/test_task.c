@@ -594,6 +594,101 @@ START_TEST(test_T12_sleep_result_returns_value)
 }
 END_TEST
 
+/* CIO_YIELD takes a path of its own (no sleep is made), and must be
+ * awaiting sleep(0) in every way: its outcome, cancellation at it, a yield
+ * in the finally section, a yield outside any task. Each body runs once
+ * yielding with CIO_YIELD ("Y") and once awaiting sleep(0) ("S"). */
+#define T12_YIELD(how)                                                        \
+    do {                                                                      \
+        if (how == 'Y')                                                       \
+            CIO_YIELD();                                                      \
+        else                                                                  \
+            CIO_AWAIT(cio_sleep(loop, 0));                                    \
+    } while (0)
+
+CIO_ASYNC(t12_yielder, int how; int mode; long n;)
+{
+    CIO_BEGIN();
+    if (self->mode == 3)
+        T12_YIELD(self->how);           /* stepped outside a task */
+    CIO_AWAIT(cio_sleep_result(loop, 0, int_value(17)));
+    tracef("%c:got=%ld", self->how, (long)CIO_RESULT.i);
+    T12_YIELD(self->how);               /* the last outcome goes */
+    tracef("%c:after=%ld/%ld", self->how, (long)CIO_RESULT.i, (long)CIO_ERROR);
+    while (self->mode == 1) {           /* cancelled at a yield */
+        self->n++;
+        T12_YIELD(self->how);
+    }
+    CIO_RETURN(self->n);
+    CIO_FINALLY();
+    tracef("%c:finally=%ld:n=%ld", self->how, (long)CIO_ERROR, self->n);
+    if (self->mode == 2)
+        T12_YIELD(self->how);           /* a finally section may not await */
+    CIO_END();
+}
+
+START_TEST(test_T12_yield_is_sleep_zero)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_future *t[2];
+    t12_yielder fr;
+    char expect[256];
+    unsigned long it;
+    int i;
+
+    /* two of each, in lockstep: the same trace, one iteration per yield */
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_gather(loop, 2, (cio_future *[]){
+        CIO_START(loop, t12_yielder, .how = 'Y'),
+        CIO_START(loop, t12_yielder, .how = 'S') }), NULL), 0);
+    ck_assert_str_eq(tr.buf, "Y:got=17 S:got=17 Y:after=0/0 Y:finally=0:n=0 "
+                             "S:after=0/0 S:finally=0:n=0");
+
+    /* cancelled while yielding: CIO_ECANCELLED at the yield, after as many
+     * yields each (the five runs took ten iterations; two went to the
+     * first await and the first yield) */
+    reset_trace();
+    t[0] = CIO_START(loop, t12_yielder, .how = 'Y', .mode = 1);
+    t[1] = CIO_START(loop, t12_yielder, .how = 'S', .mode = 1);
+    it = cio_loop_iteration(loop);
+    for (i = 0; i < 5; i++)
+        ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert_uint_eq(cio_loop_iteration(loop) - it, 10);
+    ck_assert_int_eq(cio_future_cancel(t[0], NULL), 1);
+    ck_assert_int_eq(cio_future_cancel(t[1], NULL), 1);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_gather(loop, 2, (cio_future *[]){
+        cio_future_ref(t[0]), cio_future_ref(t[1]) }), NULL), CIO_ECANCELLED);
+    ck_assert(cio_future_cancelled(t[0]));
+    ck_assert(cio_future_cancelled(t[1]));
+    snprintf(expect, sizeof expect, "Y:got=17 S:got=17 Y:after=0/0 S:after=0/0 "
+             "Y:finally=%d:n=8 S:finally=%d:n=8", CIO_ECANCELLED, CIO_ECANCELLED);
+    ck_assert_str_eq(tr.buf, expect);
+    cio_future_unref(t[0]);
+    cio_future_unref(t[1]);
+
+    /* a yield in the finally section fails the task with CIO_EINVALSTATE */
+    reset_trace();
+    ck_assert_int_eq(RUN_TASK(loop, NULL, t12_yielder, .how = 'Y', .mode = 2), CIO_EINVALSTATE);
+    ck_assert_int_eq(RUN_TASK(loop, NULL, t12_yielder, .how = 'S', .mode = 2), CIO_EINVALSTATE);
+    ck_assert_str_eq(tr.buf, "Y:got=17 Y:after=0/0 Y:finally=0:n=0 "
+                             "S:got=17 S:after=0/0 S:finally=0:n=0");
+
+    /* stepped by hand, outside any task, a loop or none: CIO_ENOLOOP at
+     * the yield */
+    for (i = 0; i < 4; i++) {
+        reset_trace();
+        memset(&fr, 0, sizeof fr);
+        fr.how = i % 2 ? 'S' : 'Y';
+        fr.mode = 3;
+        ck_assert_int_eq(t12_yielder__step(&fr.cio, i < 2 ? loop : NULL), CIO_CORO_DONE);
+        ck_assert_int_eq(fr.cio.err, CIO_ENOLOOP);
+        snprintf(expect, sizeof expect, "%c:finally=%d:n=0", fr.how, CIO_ENOLOOP);
+        ck_assert_str_eq(tr.buf, expect);
+    }
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * T14: awaiting a plain coroutine (CIO_CALL) runs it inline
  * ------------------------------------------------------------------------ */
@@ -1133,6 +1228,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_T11_current_task);
     tcase_add_test(tc, test_T12_sleep_zero_yields_one_iteration);
     tcase_add_test(tc, test_T12_sleep_result_returns_value);
+    tcase_add_test(tc, test_T12_yield_is_sleep_zero);
     tcase_add_test(tc, test_T14_await_coroutine_inline);
     tcase_add_test(tc, test_T14_call_suspends_and_propagates);
     tcase_add_test(tc, test_T14_cancel_reaches_inline_coroutine);

@@ -133,8 +133,22 @@ typedef struct cio_task_type {
                          type##__step(&self->field.cio, loop));               \
     } while (0)
 
-/* Yield to the loop for exactly one iteration (await cio_sleep(loop, 0)). */
-#define CIO_YIELD() CIO_AWAIT(cio_sleep(loop, 0))
+/* Yield to the loop for exactly one iteration: CIO_AWAIT(cio_sleep(loop,
+ * 0)), the same in every way (a cancellation arrives here), without making
+ * the sleep. */
+#define CIO_YIELD()                                                           \
+    do {                                                                      \
+        CIO__YIELD_N(CIO__ID);                                                \
+        if (self->cio.err) CIO_RAISE(self->cio.err);                          \
+    } while (0)
+
+#define CIO__YIELD_N(n)                                                       \
+    do {                                                                      \
+        if (cio__yield(&self->cio, loop) == CIO_CORO_PENDING) {               \
+            CIO__CORO_SUSPEND_N(&self->cio, n, self->cio.wait_on);            \
+            cio__await_resume(&self->cio, loop);                              \
+        }                                                                     \
+    } while (0)
 
 /* Make a task running `type` with its frame copied from `frame` (made by
  * CIO_START). NULL if out of memory or the loop is closed. */
@@ -188,9 +202,10 @@ CIO_API cio_future *cio_sleep(cio_loop *loop, double delay);
 /* The same, done with `result` as its result. */
 CIO_API cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result);
 
-/* Internals of CIO_AWAIT / CIO_CALL (not for direct use). */
+/* Internals of CIO_AWAIT / CIO_YIELD / CIO_CALL (not for direct use). */
 CIO_API int cio__await(cio_coro *co, cio_loop *loop, cio_future *f);
 CIO_API void cio__await_resume(cio_coro *co, cio_loop *loop);
+CIO_API int cio__yield(cio_coro *co, cio_loop *loop);
 CIO_API void cio__await_release(cio_loop *loop);
 
 CIO_EXTERN_C_END

@@ -395,6 +395,21 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
     return CIO_CORO_DONE;
 }
 
+/* CIO_YIELD: what awaiting an own sleep(0) comes to (cio__await's front),
+ * without making the sleep: let go of the last await and wait on nothing,
+ * so task_step puts the task back at the end of the ready queue. Outside a
+ * task, or on a closed loop, the await of a real sleep(0) says why not. */
+int cio__yield(cio_coro *co, cio_loop *loop)
+{
+    cio__task *t = loop != NULL && !loop->closed ? loop->current : NULL;
+
+    if (t == NULL)
+        return cio__await(co, loop, cio_sleep(loop, 0));
+    release_awaited(t);
+    co->wait_on = NULL;
+    return CIO_CORO_PENDING;
+}
+
 void cio__await_resume(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = loop != NULL ? loop->current : NULL;
