@@ -35,6 +35,11 @@ typedef struct task_link {
     cio__task *prev, *next;
 } task_link;
 
+/* CIO_TASK_SIZE's bound holds: cio_task_size is the frame offset, the
+ * frame, and the link (a frame's size is a multiple of a pointer's). */
+typedef char header_fits[CIO__TASK_FRAME_OFFSET + sizeof(task_link) <= CIO_TASK_HEADER_SIZE
+                         ? 1 : -1];
+
 /* The bytes of a task without its link. */
 static size_t task_bytes(const cio_task_type *type)
 {
