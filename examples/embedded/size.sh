@@ -8,8 +8,10 @@
 # -mcpu=cortex-m4, the bare backend (-DCIO_BACKEND_BARE), no heap
 # (-DCIO_NO_HEAP), one section per function. Sizes are of the object files
 # (text = code and read-only data), before the linker drops what a program
-# does not use. Needs Debian's gcc-arm-none-eabi (and libnewlib-arm-none-eabi
-# for the headers); exits 77 with a message when it is missing.
+# does not use; then the embedded sample as linked, split into cio, the
+# application and the libraries. Needs Debian's gcc-arm-none-eabi (and
+# libnewlib-arm-none-eabi for the headers and the sample's C library);
+# exits 77 with a message when it is missing.
 #
 # Environment: ARM_CC (default arm-none-eabi-gcc), CORE_MAX (bytes the core
 # may take, default 6144), TASK_RAM_MAX (default 48).
@@ -103,6 +105,39 @@ printf 'RAM per task beyond its frame: %d bytes (target <= %d; header %d, list l
     "$task" "$task_ram_max" "$(ram cio_task_header)" "$(ram cio_task_link)" "$(ram cio_coro_header)"
 printf 'RAM: future %d, timer %d, loop %d bytes\n' \
     "$(ram cio_future_bytes)" "$(ram cio_timer_bytes)" "$(ram cio_loop_bytes)"
+
+# What a program links: the sample, built as examples/embedded/build.sh
+# builds it (--gc-sections), its code split by where each byte comes from
+# (nm -l: the source file of each symbol; libgcc's aliases counted once).
+if sh "$srcdir/examples/embedded/build.sh" "$tmp/sample" "$srcdir" >"$tmp/sample.log" 2>&1; then
+    elf=$tmp/sample/get_channel_user_info.elf
+    text=$("$size" -A "$elf" | awk '$1 == ".text" { print $2 }')
+    set -- $("$nm" -n -S -l --defined-only "$elf" | awk '
+        function hex(s,    i, n) {
+            n = 0
+            s = tolower(s)
+            for (i = 1; i <= length(s); i++)
+                n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+            return n
+        }
+        $3 ~ /^[tTrR]$/ && NF >= 4 {
+            a = hex($1)
+            e = a + hex($2)
+            if (a < end) a = end
+            if (e <= a) next
+            end = e
+            if ($5 ~ /\/src\//) cio += e - a
+            else if ($5 ~ /\/examples\/embedded\//) app += e - a
+            else if ($5 ~ /libgcc/) gcc += e - a
+            else libc += e - a
+        }
+        END { printf "%d %d %d %d\n", cio, app, gcc, libc }')
+    printf 'the sample as linked (examples/embedded, Cortex-M3): %d bytes of code: cio %d, the application %d, libgcc %d (soft-float double arithmetic), C library %d, the rest %d (string constants, alignment)\n' \
+        "$text" "$1" "$2" "$3" "$4" "$((text - $1 - $2 - $3 - $4))"
+else
+    echo "the sample as linked: not built (examples/embedded/build.sh failed):"
+    sed 's/^/    /' "$tmp/sample.log" | head -n 5
+fi
 
 status=0
 [ -f "$tmp/failed" ] && { echo "FAIL: did not compile: $(cat "$tmp/failed" | tr '\n' ' ')"; status=1; }
