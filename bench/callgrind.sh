@@ -3,7 +3,9 @@
 # operation of cio's spawn, pingpong (queues and channels) and switch (two
 # tasks yielding in turn: the task switches under pingpong, with no queue),
 # counted by valgrind's callgrind, so a regression shows even on a noisy
-# machine.
+# machine; and pingpong_floor, the same round trip in bare C with none of
+# asyncio's semantics (bench/peers/pingpong_floor.c), what cio's pingpong
+# is measured against.
 #
 #   bench/callgrind.sh [N]        default N = 100000 operations
 #
@@ -28,16 +30,22 @@ command -v valgrind >/dev/null 2>&1 || { echo "callgrind.sh: valgrind is missing
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+${CC:-cc} -O2 -o "$tmp/pingpong_floor" "$top/bench/peers/pingpong_floor.c"
+
 # ir WORKLOAD COUNT -> total instructions of one run
 ir() {
-    "$build/libtool" --mode=execute valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
-        "$build/bench/cio_bench" "$1" "$2" >/dev/null 2>"$tmp/err" ||
-        { cat "$tmp/err" >&2; exit 1; }
+    if [ "$1" = pingpong_floor ]; then
+        valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
+            "$tmp/pingpong_floor" pingpong "$2"
+    else
+        "$build/libtool" --mode=execute valgrind --tool=callgrind \
+            --callgrind-out-file="$tmp/out" "$build/bench/cio_bench" "$1" "$2"
+    fi >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
     sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$tmp/out" | head -n 1
 }
 
 base=1000
-for w in spawn pingpong chanpingpong switch; do
+for w in spawn pingpong chanpingpong switch pingpong_floor; do
     a=$(ir "$w" "$base")
     b=$(ir "$w" $((base + n)))
     awk -v w="$w" -v n="$n" -v a="$a" -v b="$b" \
