@@ -163,7 +163,12 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 #define BIG (8u << 20)
 static char *big;
 
-CIO_ASYNC(echo_handler, cio_stream *s; size_t len;)
+/* The reset client's peer goes while its handler works: a write may find
+ * the reset already read (the stream reads ahead), and then ends the
+ * handler with it as a failed read or drain does. The server keeps
+ * ECONNRESET quiet; any other error is reported and fails the test, and
+ * the echo clients check every byte they get back. */
+CIO_ASYNC(echo_handler, cio_stream *s; size_t len; int err;)
 {
     const char *p;
 
@@ -173,10 +178,12 @@ CIO_ASYNC(echo_handler, cio_stream *s; size_t len;)
         p = cio_stream_data(self->s, &self->len);
         if (self->len == 0)
             break;
-        ck_assert_int_eq(cio_stream_write(self->s, p, self->len), 0);
+        if ((self->err = cio_stream_write(self->s, p, self->len)) != 0)
+            CIO_RAISE(self->err);
         CIO_AWAIT(cio_stream_drain(self->s));
     }
-    ck_assert_int_eq(cio_stream_write_eof(self->s), 0);
+    if ((self->err = cio_stream_write_eof(self->s)) != 0)
+        CIO_RAISE(self->err);
     CIO_FINALLY();
     cio_future_unref(cio_stream_close(self->s));
     CIO_END();
