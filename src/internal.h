@@ -265,10 +265,6 @@ static inline int cio__wait_unlazy(cio_future *f, size_t *lazy)
     (*lazy)--;
     return 1;
 }
-/* The current task's own slot, handed out as a future of vt with `flags`
- * (pinning its task), if it is free as it is; else NULL (no task, or busy:
- * cio__slot_get does the rest). */
-cio__slot *cio__own_slot_if_free(cio_loop *loop, const cio__future_vt *vt, uint8_t flags);
 /* Every task carries one slot; with `embeddable` this gives it out when
  * free (the task is pinned while it is used), else a pooled one of `size`
  * bytes (at least sizeof(cio__slot)). vt's destroy must end with

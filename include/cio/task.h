@@ -107,9 +107,13 @@ typedef struct cio_task_type {
 /* Await without propagating: check CIO_ERROR afterwards. */
 #define CIO_AWAIT_TRY(fut) CIO__AWAIT_N(CIO__ID, fut)
 
-#define CIO__AWAIT_N(n, fut)                                                  \
+#define CIO__AWAIT_N(n, fut) CIO__SUSPEND_IF_N(n, cio__await(&self->cio, loop, (fut)))
+
+/* Suspend at resume point n if `call` (cio__await, cio__yield) says so,
+ * and read the outcome on resume. */
+#define CIO__SUSPEND_IF_N(n, call)                                            \
     do {                                                                      \
-        if (cio__await(&self->cio, loop, (fut)) == CIO_CORO_PENDING) {        \
+        if ((call) == CIO_CORO_PENDING) {                                     \
             CIO__CORO_SUSPEND_N(&self->cio, n, self->cio.wait_on);            \
             cio__await_resume(&self->cio, loop);                              \
         }                                                                     \
@@ -139,16 +143,8 @@ typedef struct cio_task_type {
  * the sleep. */
 #define CIO_YIELD()                                                           \
     do {                                                                      \
-        CIO__YIELD_N(CIO__ID);                                                \
+        CIO__SUSPEND_IF_N(CIO__ID, cio__yield(&self->cio, loop));             \
         if (self->cio.err) CIO_RAISE(self->cio.err);                          \
-    } while (0)
-
-#define CIO__YIELD_N(n)                                                       \
-    do {                                                                      \
-        if (cio__yield(&self->cio, loop) == CIO_CORO_PENDING) {               \
-            CIO__CORO_SUSPEND_N(&self->cio, n, self->cio.wait_on);            \
-            cio__await_resume(&self->cio, loop);                              \
-        }                                                                     \
     } while (0)
 
 /* Make a task running `type` with its frame copied from `frame` (made by

@@ -121,14 +121,7 @@ cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result)
 
 cio_future *cio_sleep(cio_loop *loop, double delay)
 {
-    cio__slot *s;
     cio_value v;
-
-    /* CIO_YIELD: sleep(0) in a task whose slot is free, in one call */
-    if (delay == 0 && loop != NULL && !loop->closed
-        && (s = cio__own_slot_if_free(loop, &cio__sleeper_vt,
-                                      CIO__FF_STATIC | CIO__FF_LAZY)) != NULL)
-        return &s->fut;
 
     v.p = NULL;
     v.i = 0;

@@ -73,11 +73,6 @@ static inline cio__slot *own_slot_if_free(cio_loop *loop, const cio__future_vt *
     return claim(loop, t, vt, flags);
 }
 
-cio__slot *cio__own_slot_if_free(cio_loop *loop, const cio__future_vt *vt, uint8_t flags)
-{
-    return own_slot_if_free(loop, vt, flags);
-}
-
 cio__slot *cio__slot_get(cio_loop *loop, const cio__future_vt *vt, size_t size,
                          int embeddable)
 {

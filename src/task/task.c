@@ -279,16 +279,9 @@ static inline void release_awaited(cio__task *t)
  * only release it). */
 static inline void read_own_wait(cio__task *t, cio_coro *co, cio_future *f)
 {
-    /* cio__future_outcome for a done future whose vt has a take */
-    if (f->err == 0 && !(f->flags & CIO__FF_TAKEN)) {
-        f->flags |= CIO__FF_TAKEN;
-        f->vt->take(f);
-    }
-    co->err = f->err;
     co->result.p = NULL;
     co->result.i = 0;
-    if (f->err == 0)
-        co->result = f->result;
+    co->err = (short)cio__future_outcome(f, &co->result);
     f->flags |= CIO__FF_RETRIEVED;
     co->wait_on = NULL;
     CIO__TASK_AWAITING(t) = NULL;
@@ -355,7 +348,7 @@ static CIO__NOINLINE int await_any(cio__task *t, cio_coro *co, cio_loop *loop, c
     co->wait_on = f;
     if ((f->flags & CIO__FF_LAZY) && f->vt->await_now != NULL) {
         f->vt->arm(f);                  /* a lazy wait, not ours alone: start it */
-    } else if ((f->flags & CIO__FF_LAZY) && cio__sleeper_is_zero(f)) {
+    } else if (cio__sleeper_is_zero(f)) {
         /* sleep(0) not ours alone (ours is a plain yield: cio__await):
          * done now, read when the task resumes an iteration later */
         cio__sleeper_finish_now(f);
