@@ -1,7 +1,9 @@
 #!/bin/sh
 # callgrind.sh - the deterministic companion of bench/run: instructions per
-# operation of cio's spawn, pingpong (queues and channels) and switch (two
-# tasks yielding in turn: the task switches under pingpong, with no queue),
+# operation of cio's spawn, pingpong (queues and channels, awaited in
+# place; awaitpingpong: the queues' futures awaited, asyncio's spelling)
+# and switch (two tasks yielding in turn: the task switches under
+# pingpong, with no queue),
 # counted by valgrind's callgrind, so a regression shows even on a noisy
 # machine; and pingpong_floor, the same round trip in bare C with none of
 # asyncio's semantics (bench/peers/pingpong_floor.c), what cio's pingpong
@@ -45,7 +47,7 @@ ir() {
 }
 
 base=1000
-for w in spawn pingpong chanpingpong switch pingpong_floor; do
+for w in spawn pingpong chanpingpong awaitpingpong switch pingpong_floor; do
     a=$(ir "$w" "$base")
     b=$(ir "$w" $((base + n)))
     awk -v w="$w" -v n="$n" -v a="$a" -v b="$b" \

@@ -4,8 +4,11 @@
  *                          index; gather them; check the sum
  *   cio_bench sleepers N   N tasks each sleep(1.0), gathered
  *   cio_bench pingpong N   two tasks pass a counter N round trips through
- *                          two queues of size 1
+ *                          two queues of size 1 (CIO_QUEUE_GET / _PUT)
  *   cio_bench chanpingpong N   the same through two unbuffered channels
+ *                          (CIO_CHAN_RECV / _SEND: Go's statements)
+ *   cio_bench awaitpingpong N  pingpong spelled as in asyncio,
+ *                          CIO_AWAIT(cio_queue_get(q)): the future made
  *   cio_bench switch N     two tasks yield (sleep(0)) in turn N times each:
  *                          the two task switches of a round trip with no
  *                          queue, the floor under pingpong
@@ -62,13 +65,36 @@ CIO_ASYNC(pong, cio_queue *in; cio_queue *out; long n; long i;)
 {
     CIO_BEGIN();
     for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_QUEUE_GET(self->in);
+        CIO_QUEUE_PUT(self->out, cio_int(CIO_RESULT.i + 1));
+    }
+    CIO_END();
+}
+
+CIO_ASYNC(ping, cio_queue *in; cio_queue *out; long n; long i; long counter;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        CIO_QUEUE_PUT(self->out, cio_int(self->counter));
+        CIO_QUEUE_GET(self->in);
+        self->counter = CIO_RESULT.i;
+    }
+    CIO_RETURN(self->counter);
+    CIO_END();
+}
+
+/* awaitpingpong: the same, each get and put a future awaited. */
+CIO_ASYNC(apong, cio_queue *in; cio_queue *out; long n; long i;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
         CIO_AWAIT(cio_queue_get(self->in));
         CIO_AWAIT(cio_queue_put(self->out, cio_int(CIO_RESULT.i + 1)));
     }
     CIO_END();
 }
 
-CIO_ASYNC(ping, cio_queue *in; cio_queue *out; long n; long i; long counter;)
+CIO_ASYNC(aping, cio_queue *in; cio_queue *out; long n; long i; long counter;)
 {
     CIO_BEGIN();
     for (self->i = 0; self->i < self->n; self->i++) {
@@ -82,7 +108,7 @@ CIO_ASYNC(ping, cio_queue *in; cio_queue *out; long n; long i; long counter;)
 
 static int run_chanpingpong(cio_loop *loop, long n);
 
-static int run_pingpong(cio_loop *loop, long n)
+static int run_pingpong(cio_loop *loop, long n, int await_futures)
 {
     cio_queue *a = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
     cio_queue *b = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
@@ -90,9 +116,16 @@ static int run_pingpong(cio_loop *loop, long n)
     int err = CIO_ENOMEM;
 
     if (a != NULL && b != NULL) {
-        cio_future_unref(CIO_START(loop, pong, .in = a, .out = b, .n = n));
-        err = cio_loop_run_until_complete(loop, CIO_START(loop, ping, .in = b, .out = a, .n = n),
-                                          &v);
+        cio_future *pinger;
+
+        if (await_futures) {
+            cio_future_unref(CIO_START(loop, apong, .in = a, .out = b, .n = n));
+            pinger = CIO_START(loop, aping, .in = b, .out = a, .n = n);
+        } else {
+            cio_future_unref(CIO_START(loop, pong, .in = a, .out = b, .n = n));
+            pinger = CIO_START(loop, ping, .in = b, .out = a, .n = n);
+        }
+        err = cio_loop_run_until_complete(loop, pinger, &v);
         if (err == 0 && v.i != n)
             err = CIO_EINVALSTATE;
     }
@@ -107,9 +140,9 @@ CIO_ASYNC(cpong, cio_chan *in; cio_chan *out; long n; long i; long v;)
 {
     CIO_BEGIN();
     for (self->i = 0; self->i < self->n; self->i++) {
-        CIO_AWAIT(cio_chan_recv(self->in, &self->v));
+        CIO_CHAN_RECV(self->in, &self->v);
         self->v++;
-        CIO_AWAIT(cio_chan_send(self->out, &self->v));
+        CIO_CHAN_SEND(self->out, &self->v);
     }
     CIO_END();
 }
@@ -118,8 +151,8 @@ CIO_ASYNC(cping, cio_chan *in; cio_chan *out; long n; long i; long v;)
 {
     CIO_BEGIN();
     for (self->i = 0; self->i < self->n; self->i++) {
-        CIO_AWAIT(cio_chan_send(self->out, &self->v));
-        CIO_AWAIT(cio_chan_recv(self->in, &self->v));
+        CIO_CHAN_SEND(self->out, &self->v);
+        CIO_CHAN_RECV(self->in, &self->v);
     }
     CIO_RETURN(self->v);
     CIO_END();
@@ -197,7 +230,8 @@ static int run_gathered(cio_loop *loop, size_t n, int spawn, long long *sum)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong|switch N | "
+    fprintf(stderr, "usage: cio_bench spawn|sleepers|pingpong|chanpingpong|awaitpingpong|"
+            "switch N | "
             "cio_bench sizeof\n");
     return 2;
 }
@@ -229,14 +263,16 @@ int main(int argc, char **argv)
         pp = 2;
     else if (strcmp(argv[1], "switch") == 0)
         pp = 3;
+    else if (strcmp(argv[1], "awaitpingpong") == 0)
+        pp = 4;
     else
         return usage();
     loop = cio_loop_new();
     if (loop == NULL)
         return 1;
     t0 = now();
-    if (pp == 1)
-        err = run_pingpong(loop, (long)n);
+    if (pp == 1 || pp == 4)
+        err = run_pingpong(loop, (long)n, pp == 4);
     else if (pp == 2)
         err = run_chanpingpong(loop, (long)n);
     else if (pp == 3)

@@ -303,7 +303,18 @@ static inline int cio__slot_embedded(const cio__slot *s)
 
 /* Wait queues. A slot remembers its queue (u.w.q) after leaving it, so a
  * primitive finds its waiter's owner; CIO__FF_QUEUED says if it is in. */
-void cio__waitq_push(cio__waitq *q, cio__slot *s);
+static inline void cio__waitq_push(cio__waitq *q, cio__slot *s)
+{
+    s->fut.flags |= CIO__FF_QUEUED;
+    s->u.w.q = q;
+    s->u.w.next = NULL;
+    s->u.w.prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->u.w.next = s;
+    else
+        q->head = s;
+    q->tail = s;
+}
 void cio__waitq_push_front(cio__waitq *q, cio__slot *s);
 /* Leave its queue, if in one (O(1), inline: every wake does it). */
 static inline void cio__waitq_remove(cio__slot *s)
@@ -357,8 +368,8 @@ cio_future *cio__wait_served(cio_loop *loop, const cio__future_vt *vt, cio__wait
                              cio_value arg, cio_value v);
 cio_future *cio__wait_failed(cio_loop *loop, int err);
 /* Wake a waiter: it is done with v and will take() what it was woken for
- * when it runs. */
-void cio__wait_wake(cio__slot *s, cio_value v);
+ * when it runs. (Inline, after the loop's layout: every wake does it.) */
+static inline void cio__wait_wake(cio__slot *s, cio_value v);
 /* Fail a waiter (removing it from its queue). */
 void cio__wait_fail(cio__slot *s, int err);
 /* Woken but never taken (cancelled before it ran): give back. */
@@ -557,8 +568,141 @@ static inline int cio__pool_task_walkable(const cio_loop *loop, size_t size)
 #endif
 }
 
-/* Append a node to the ready queue (FIFO). */
-void cio__loop_schedule(cio_loop *loop, cio__node *node);
+/* Append a node to the ready queue (FIFO). Inline: every wake does it;
+ * a closed loop that is not running lets the node go at once instead. */
+void cio__loop_schedule_closed(cio_loop *loop, cio__node *node);
+static inline void cio__loop_schedule(cio_loop *loop, cio__node *node)
+{
+    if (loop->closed && !loop->running) {
+        cio__loop_schedule_closed(loop, node);
+        return;
+    }
+    node->next = NULL;
+    if (loop->ready_tail != NULL)
+        loop->ready_tail->next = node;
+    else
+        loop->ready_head = node;
+    loop->ready_tail = node;
+}
+/* A task's step node runs this (task.c). */
+void cio__task_step(cio_loop *loop, cio__node *node);
+
+static inline void cio__wait_wake(cio__slot *s, cio_value v)
+{
+    cio__node *tail = s->fut.cb_tail;
+
+    cio__waitq_remove(s);
+    if (tail != NULL && tail->next == tail && tail->run == cio__task_step) {
+        /* its one waiter is a task: cio__future_finish's common case */
+        s->fut.state = CIO__DONE;
+        s->fut.err = 0;
+        s->fut.result = v;
+        cio__loop_schedule(s->fut.loop, tail);
+        return;
+    }
+    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+}
+
+/* ---- waits awaited in place (CIO_QUEUE_GET, CIO_CHAN_RECV...) ----
+ *
+ * An awaiting statement runs its operation at once, as CIO_AWAIT does with
+ * the lazy wait cio_queue_get makes, without making it: finished at once,
+ * its outcome goes straight into the frame; else the task's own slot
+ * becomes the wait (cio__own_wait_claim), as await_now would have left it.
+ * Anything off this path (no task, a busy own slot, another loop, an error
+ * to report) takes the generic way, CIO_AWAIT of the future, which then
+ * behaves exactly as written out. */
+
+/* The current task with its last await let go and its own slot free, or
+ * NULL: then take the generic way. */
+static inline cio__task *cio__await_task(cio_loop *loop)
+{
+    cio__task *t = loop != NULL ? loop->current : NULL;
+
+    if (t == NULL)
+        return NULL;
+    if (CIO__TASK_AWAITING(t) != NULL)
+        cio__await_release(loop);
+    return cio__refs(&t->slot.fut) == 0 ? t : NULL;
+}
+
+/* Task t's free own slot as a started wait of vt on q (queued nowhere
+ * yet: the caller queues or matches it), bringing arg; t awaits it from
+ * frame co (its own or an inline CIO_CALL's). */
+static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
+                                             const cio__future_vt *vt, cio__waitq *q,
+                                             cio_value arg)
+{
+    cio__slot *s = &t->slot;
+
+    s->fut.vt = vt;
+    s->fut.cb_tail = NULL;
+    s->fut.err = 0;
+    s->fut.state = CIO__PENDING;
+    s->fut.flags = CIO__FF_STATIC;
+    s->fut.rc = 1;
+    cio__pin(&t->fut);                  /* the slot pins its task */
+    s->u.w.q = q;
+    s->u.w.prev = s->u.w.next = NULL;
+    s->u.w.arg = arg;
+    CIO__TASK_AWAITING(t) = &s->fut;
+    co->wait_on = &s->fut;
+    return s;
+}
+
+/* On resume, the hot case: the task awaits its own slot, a wait of vt
+ * done without error, nobody else holding it, no cancellation to deliver.
+ * Then the caller reads it as cio__await_resume would - vt's take if not
+ * taken yet (cio__own_wait_untaken), the outcome into co - and frees the
+ * slot (cio__own_wait_done): t. Else NULL: cio__await_resume. */
+static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
+                                             const cio__future_vt *vt)
+{
+    cio__task *t = loop != NULL ? loop->current : NULL;
+    cio_future *f;
+
+    if (t == NULL)
+        return NULL;
+    f = CIO__TASK_AWAITING(t);
+    if (f != &t->slot.fut || f->vt != vt || cio__refs(f) != 1 || f->state != CIO__DONE
+        || f->err != 0 || (co->flags & CIO_CORO_F_CANCEL))
+        return NULL;
+    return t;
+}
+
+/* Whether vt's take is still to run (it then runs, once). */
+static inline int cio__own_wait_untaken(cio_future *f)
+{
+    if (f->flags & CIO__FF_TAKEN)
+        return 0;
+    f->flags |= CIO__FF_TAKEN;
+    return 1;
+}
+
+/* The slot read: its outcome into co, and the slot free again. */
+static inline void cio__own_wait_done(cio__task *t, cio_coro *co)
+{
+    cio_future *f = &t->slot.fut;
+
+    f->flags |= CIO__FF_RETRIEVED;
+    co->err = f->err;
+    co->result.p = NULL;
+    co->result.i = 0;
+    if (f->err == 0)
+        co->result = f->result;
+    co->wait_on = NULL;
+    CIO__TASK_AWAITING(t) = NULL;
+    cio__own_slot_release(&t->slot, &t->fut);
+}
+
+/* An outcome straight into the frame. */
+static inline int cio__await_outcome(cio_coro *co, int err, cio_value v)
+{
+    co->err = (short)err;
+    co->result = v;
+    return CIO_CORO_DONE;
+}
+
 /* Take a node out of the ready queue: O(n), for rare teardown paths only.
  * 1 if it was there. */
 int cio__loop_unschedule(cio_loop *loop, cio__node *node);

@@ -26,6 +26,42 @@ static const char *ename(int err)
     for (self->i = 0; self->i < (n); self->i++)                               \
         CIO_YIELD()
 
+/* Every send and recv a task awaits is spelled one of two ways, with the
+ * same expected outcomes and traces: CIO_AWAIT of the future cio_chan_send /
+ * cio_chan_recv make, or Go's statement run in place (CIO_CHAN_SEND /
+ * CIO_CHAN_RECV). Each test runs once each way: _i of tcase_add_loop_test
+ * picks. */
+static int in_place;
+
+#define SEND_TRY(c, p)                                                        \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_CHAN_SEND_TRY(c, p);                                          \
+        else                                                                  \
+            CIO_AWAIT_TRY(cio_chan_send(c, p));                               \
+    } while (0)
+#define RECV_TRY(c, p)                                                        \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_CHAN_RECV_TRY(c, p);                                          \
+        else                                                                  \
+            CIO_AWAIT_TRY(cio_chan_recv(c, p));                               \
+    } while (0)
+#define SEND(c, p)                                                            \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_CHAN_SEND(c, p);                                              \
+        else                                                                  \
+            CIO_AWAIT(cio_chan_send(c, p));                                   \
+    } while (0)
+#define RECV(c, p)                                                            \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_CHAN_RECV(c, p);                                              \
+        else                                                                  \
+            CIO_AWAIT(cio_chan_recv(c, p));                                   \
+    } while (0)
+
 /* ------------------------------------------------------------------------
  * Workers (int channels)
  * ------------------------------------------------------------------------ */
@@ -38,7 +74,7 @@ CIO_ASYNC(int_sender, cio_chan *c; const char *name; int first; int count; int v
     trace_addf(&tr, "%s-start", self->name);
     for (self->n = 0; self->n < self->count; self->n++) {
         self->v = self->first + self->n;
-        CIO_AWAIT_TRY(cio_chan_send(self->c, &self->v));
+        SEND_TRY(self->c, &self->v);
         if (CIO_ERROR != 0) {
             trace_addf(&tr, "%s-%s", self->name, ename(CIO_ERROR));
             CIO_RAISE(CIO_ERROR);
@@ -54,7 +90,7 @@ CIO_ASYNC(int_receiver, cio_chan *c; const char *name; int v;)
     CIO_BEGIN();
     trace_addf(&tr, "%s-start", self->name);
     self->v = -1;
-    CIO_AWAIT_TRY(cio_chan_recv(self->c, &self->v));
+    RECV_TRY(self->c, &self->v);
     if (CIO_ERROR != 0) {
         trace_addf(&tr, "%s-%s", self->name, ename(CIO_ERROR));
         CIO_RAISE(CIO_ERROR);
@@ -92,7 +128,7 @@ CIO_ASYNC(unbuffered_main, cio_chan *c; cio_future *t; int v; int i;)
     ck_assert(!cio_future_done(self->t));
     ck_assert_uint_eq(cio_chan_len(self->c), 0);
     trace_add(&tr, "recv-start");
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "recv=%d", self->v);
     CIO_AWAIT(self->t);
     trace_add(&tr, "|");
@@ -104,7 +140,7 @@ CIO_ASYNC(unbuffered_main, cio_chan *c; cio_future *t; int v; int i;)
     ck_assert(!cio_future_done(self->t));
     trace_add(&tr, "send-start");
     self->v = 7;
-    CIO_AWAIT(cio_chan_send(self->c, &self->v));
+    SEND(self->c, &self->v);
     trace_add(&tr, "send-done");
     self->v = 8;                            /* too late to change what was sent */
     CIO_AWAIT(self->t);
@@ -114,6 +150,7 @@ CIO_ASYNC(unbuffered_main, cio_chan *c; cio_future *t; int v; int i;)
 
 START_TEST(test_unbuffered_send_blocks_until_received)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 0);
@@ -138,10 +175,10 @@ CIO_ASYNC(pong, cio_chan *in; cio_chan *out; int v; int n;)
 {
     CIO_BEGIN();
     for (self->n = 0; self->n < 3; self->n++) {
-        CIO_AWAIT(cio_chan_recv(self->in, &self->v));
+        RECV(self->in, &self->v);
         trace_addf(&tr, "pong%d", self->v);
         self->v++;
-        CIO_AWAIT(cio_chan_send(self->out, &self->v));
+        SEND(self->out, &self->v);
     }
     CIO_END();
 }
@@ -153,8 +190,8 @@ CIO_ASYNC(ping_main, cio_chan *a; cio_chan *b; cio_future *t; int v; int n;)
     self->v = 0;
     for (self->n = 0; self->n < 3; self->n++) {
         trace_addf(&tr, "ping%d", self->v);
-        CIO_AWAIT(cio_chan_send(self->a, &self->v));
-        CIO_AWAIT(cio_chan_recv(self->b, &self->v));
+        SEND(self->a, &self->v);
+        RECV(self->b, &self->v);
         self->v++;
     }
     CIO_AWAIT(self->t);
@@ -163,6 +200,7 @@ CIO_ASYNC(ping_main, cio_chan *a; cio_chan *b; cio_future *t; int v; int n;)
 
 START_TEST(test_unbuffered_ping_pong)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *a = cio_chan_new(loop, sizeof(int), 0);
@@ -188,14 +226,14 @@ CIO_ASYNC(buffered_main, cio_chan *c; cio_future *t; int v; int i;)
     ck_assert(!cio_future_done(self->t));
     ck_assert_uint_eq(cio_chan_len(self->c), 2);
     trace_add(&tr, "main");
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "got%d", self->v);
     YIELD_N(2);
     ck_assert(cio_future_done(self->t));
     ck_assert_uint_eq(cio_chan_len(self->c), 2);
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "got%d", self->v);
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "got%d", self->v);
     ck_assert_uint_eq(cio_chan_len(self->c), 0);
     CIO_AWAIT(self->t);
@@ -204,6 +242,7 @@ CIO_ASYNC(buffered_main, cio_chan *c; cio_future *t; int v; int i;)
 
 START_TEST(test_buffered_capacity_two)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 2);
@@ -237,7 +276,7 @@ CIO_ASYNC(order_sender, cio_chan *c; order o; int n;)
         self->o.amount = 1.5 * (self->n + 1);
         snprintf(self->o.customer, sizeof self->o.customer, "customer-%d", self->n);
         memset(self->o.flags, 0xA0 + self->n, sizeof self->o.flags);
-        CIO_AWAIT(cio_chan_send(self->c, &self->o));
+        SEND(self->c, &self->o);
         memset(&self->o, 0xFF, sizeof self->o);     /* the channel has a copy */
     }
     CIO_END();
@@ -249,7 +288,7 @@ CIO_ASYNC(order_main, cio_chan *c; cio_future *t; order o; int n;)
     self->t = CIO_START(loop, order_sender, .c = self->c);
     for (self->n = 0; self->n < 3; self->n++) {
         memset(&self->o, 0, sizeof self->o);
-        CIO_AWAIT(cio_chan_recv(self->c, &self->o));
+        RECV(self->c, &self->o);
         ck_assert_int_eq(self->o.flags[0], 0xA0 + self->n);
         ck_assert_int_eq(self->o.flags[4], 0xA0 + self->n);
         trace_addf(&tr, "%d/%.1f/%s", self->o.id, self->o.amount, self->o.customer);
@@ -260,6 +299,7 @@ CIO_ASYNC(order_main, cio_chan *c; cio_future *t; order o; int n;)
 
 START_TEST(test_struct_elements_copied_intact)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c;
@@ -303,6 +343,7 @@ CIO_ASYNC(close_waiters_main, cio_chan *c; cio_chan *u; cio_future *t[3]; int i;
 
 START_TEST(test_close_fails_waiting_receivers_and_senders)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 2);
@@ -324,22 +365,23 @@ CIO_ASYNC(close_drain_main, cio_chan *c; int v; int i;)
         ck_assert_int_eq(cio_chan_try_send(self->c, &self->i), 0);
     ck_assert_int_eq(cio_chan_close(self->c), 0);
     ck_assert_uint_eq(cio_chan_len(self->c), 3);
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "recv=%d", self->v);
     ck_assert_int_eq(cio_chan_try_recv(self->c, &self->v), 0);
     trace_addf(&tr, "try=%d", self->v);
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     trace_addf(&tr, "recv=%d", self->v);
     trace_addf(&tr, "try=%s", ename(cio_chan_try_recv(self->c, &self->v)));
-    CIO_AWAIT_TRY(cio_chan_recv(self->c, &self->v));
+    RECV_TRY(self->c, &self->v);
     trace_addf(&tr, "recv=%s", ename(CIO_ERROR));
-    CIO_AWAIT_TRY(cio_chan_recv(self->c, &self->v));
+    RECV_TRY(self->c, &self->v);
     trace_addf(&tr, "recv=%s", ename(CIO_ERROR));
     CIO_END();
 }
 
 START_TEST(test_close_with_buffered_items_drains_then_closed)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 4);
@@ -358,7 +400,7 @@ CIO_ASYNC(send_closed_main, cio_chan *c; int v;)
     CIO_BEGIN();
     self->v = 1;
     ck_assert_int_eq(cio_chan_close(self->c), 0);
-    CIO_AWAIT_TRY(cio_chan_send(self->c, &self->v));
+    SEND_TRY(self->c, &self->v);
     trace_addf(&tr, "send=%s", ename(CIO_ERROR));
     trace_addf(&tr, "try_send=%s", ename(cio_chan_try_send(self->c, &self->v)));
     trace_addf(&tr, "close=%s", ename(cio_chan_close(self->c)));
@@ -368,6 +410,7 @@ CIO_ASYNC(send_closed_main, cio_chan *c; int v;)
 
 START_TEST(test_send_on_closed_and_close_twice)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 0);
@@ -426,6 +469,7 @@ CIO_ASYNC(try_main, cio_chan *u; cio_chan *b; cio_future *t; int v; int i;)
 
 START_TEST(test_try_send_try_recv_codes)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
@@ -490,6 +534,7 @@ CIO_ASYNC(select_ready_main, cio_chan *c1; cio_chan *c2; cio_chan *c3; cio_selec
 
 START_TEST(test_select_ready_nonblocking_timeout)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c1 = cio_chan_new(loop, sizeof(int), 1);
@@ -519,7 +564,7 @@ CIO_ASYNC(select_wait_main, cio_chan *c1; cio_chan *c2; cio_select_case cs[2]; c
     ck_assert(!cio_future_done(self->t));
     trace_add(&tr, "send-c2");
     self->out = 77;
-    CIO_AWAIT(cio_chan_send(self->c2, &self->out));
+    SEND(self->c2, &self->out);
     trace_add(&tr, "sent");
     CIO_AWAIT(self->t);
     trace_addf(&tr, "in2=%d ok=%d", self->in2, self->cs[1].ok);
@@ -532,7 +577,7 @@ CIO_ASYNC(select_wait_main, cio_chan *c1; cio_chan *c2; cio_select_case cs[2]; c
     YIELD_N(2);
     ck_assert(!cio_future_done(self->t));
     trace_add(&tr, "recv-c1");
-    CIO_AWAIT(cio_chan_recv(self->c1, &self->in1));
+    RECV(self->c1, &self->in1);
     trace_addf(&tr, "in1=%d", self->in1);
     CIO_AWAIT(self->t);
     CIO_END();
@@ -540,6 +585,7 @@ CIO_ASYNC(select_wait_main, cio_chan *c1; cio_chan *c2; cio_select_case cs[2]; c
 
 START_TEST(test_select_waits_for_a_case)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c1 = cio_chan_new(loop, sizeof(int), 0);
@@ -582,6 +628,7 @@ CIO_ASYNC(select_null_main, cio_chan *c; cio_select_case cs[3]; int in; int out;
 
 START_TEST(test_select_null_channel_never_chosen)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 1);
@@ -616,6 +663,7 @@ CIO_ASYNC(select_closed_main, cio_chan *open; cio_chan *closed; cio_select_case 
 
 START_TEST(test_select_closed_channel_cases)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *open = cio_chan_new(loop, sizeof(int), 0);
@@ -659,6 +707,7 @@ CIO_ASYNC(fairness_main, cio_chan *c1; cio_chan *c2; cio_select_case cs[2]; int 
 
 START_TEST(test_select_fairness)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c1 = cio_chan_new(loop, sizeof(int), 1);
@@ -691,7 +740,7 @@ CIO_ASYNC(cancel_blocked_main, cio_chan *u; cio_chan *b; cio_chan *u2; cio_selec
     self->t = CIO_START(loop, int_receiver, .c = self->u, .name = "r");
     YIELD_N(2);
     self->v = 2;
-    CIO_AWAIT(cio_chan_send(self->u, &self->v));
+    SEND(self->u, &self->v);
     CIO_AWAIT(self->t);
 
     /* blocked in recv: it takes nothing */
@@ -704,7 +753,7 @@ CIO_ASYNC(cancel_blocked_main, cio_chan *u; cio_chan *b; cio_chan *u2; cio_selec
     trace_addf(&tr, "try_send=%s", ename(cio_chan_try_send(self->u, &self->v)));
     self->t = CIO_START(loop, int_sender, .c = self->u, .name = "s", .first = 4, .count = 1);
     YIELD_N(2);
-    CIO_AWAIT(cio_chan_recv(self->u, &self->v));
+    RECV(self->u, &self->v);
     trace_addf(&tr, "recv=%d", self->v);
     CIO_AWAIT(self->t);
 
@@ -717,7 +766,7 @@ CIO_ASYNC(cancel_blocked_main, cio_chan *u; cio_chan *b; cio_chan *u2; cio_selec
     CIO_AWAIT_TRY(self->t);
     ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
     trace_addf(&tr, "len=%zu", cio_chan_len(self->b));
-    CIO_AWAIT(cio_chan_recv(self->b, &self->v));
+    RECV(self->b, &self->v);
     trace_addf(&tr, "recv=%d", self->v);
     trace_addf(&tr, "try_recv=%s", ename(cio_chan_try_recv(self->b, &self->v)));
 
@@ -738,8 +787,8 @@ CIO_ASYNC(cancel_blocked_main, cio_chan *u; cio_chan *b; cio_chan *u2; cio_selec
     self->t2 = CIO_START(loop, int_sender, .c = self->u2, .name = "s", .first = 11, .count = 1);
     YIELD_N(2);
     self->v = 12;
-    CIO_AWAIT(cio_chan_send(self->u, &self->v));
-    CIO_AWAIT(cio_chan_recv(self->u2, &self->w));
+    SEND(self->u, &self->v);
+    RECV(self->u2, &self->w);
     trace_addf(&tr, "recv=%d", self->w);
     CIO_AWAIT(self->t);
     CIO_AWAIT(self->t2);
@@ -748,6 +797,7 @@ CIO_ASYNC(cancel_blocked_main, cio_chan *u; cio_chan *b; cio_chan *u2; cio_selec
 
 START_TEST(test_cancelled_while_blocked_leaves_channel_consistent)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
@@ -777,7 +827,7 @@ CIO_ASYNC(quiet_receiver, cio_chan *c; int v;)
 {
     CIO_BEGIN();
     self->v = -1;
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));
+    RECV(self->c, &self->v);
     CIO_RETURN(self->v);
     CIO_END();
 }
@@ -839,6 +889,7 @@ CIO_ASYNC(woken_receiver_cancel_main, cio_chan *u; cio_chan *b; cio_select_case 
 
 START_TEST(test_woken_receiver_cancelled_loses_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
@@ -872,7 +923,7 @@ CIO_ASYNC(woken_sender_cancel_main, cio_chan *u; cio_chan *b; cio_future *t[2]; 
     CIO_AWAIT_TRY(self->t[0]);
     ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
     CIO_AWAIT(self->t[1]);
-    CIO_AWAIT(cio_chan_recv(self->b, &self->v));
+    RECV(self->b, &self->v);
     trace_addf(&tr, "got%d", self->v);
     trace_addf(&tr, "len=%zu", cio_chan_len(self->b));
 
@@ -888,7 +939,7 @@ CIO_ASYNC(woken_sender_cancel_main, cio_chan *u; cio_chan *b; cio_future *t[2]; 
     ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
     YIELD_N(2);
     ck_assert(!cio_future_done(self->t[1]));
-    CIO_AWAIT(cio_chan_recv(self->u, &self->v));
+    RECV(self->u, &self->v);
     trace_addf(&tr, "got%d", self->v);
     CIO_AWAIT(self->t[1]);
     CIO_END();
@@ -896,6 +947,7 @@ CIO_ASYNC(woken_sender_cancel_main, cio_chan *u; cio_chan *b; cio_future *t[2]; 
 
 START_TEST(test_woken_sender_or_matched_receiver_cancelled)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
@@ -929,7 +981,7 @@ CIO_ASYNC(select_woken_cancel_main, cio_chan *u; cio_chan *b; cio_chan *full;
     ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
     YIELD_N(2);
     ck_assert(!cio_future_done(self->s));
-    CIO_AWAIT(cio_chan_recv(self->u, &self->v));
+    RECV(self->u, &self->v);
     trace_addf(&tr, "got%d", self->v);
     CIO_AWAIT(self->s);
 
@@ -971,6 +1023,7 @@ CIO_ASYNC(select_woken_cancel_main, cio_chan *u; cio_chan *b; cio_chan *full;
 
 START_TEST(test_select_woken_then_cancelled_does_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *u = cio_chan_new(loop, sizeof(int), 0);
@@ -1001,7 +1054,7 @@ CIO_ASYNC(free_busy_main, cio_chan *c; cio_future *t; int v; int i;)
     ck_assert_int_eq(cio_chan_free(self->c), CIO_EBUSY);
     trace_add(&tr, "busy");
     self->v = 1;
-    CIO_AWAIT(cio_chan_send(self->c, &self->v));
+    SEND(self->c, &self->v);
     CIO_AWAIT(self->t);
     /* with elements buffered but nobody waiting, free is fine (later) */
     self->v = 2;
@@ -1027,6 +1080,7 @@ static void *counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_
  * nothing: the element stays in the channel. */
 START_TEST(test_select_out_of_memory_does_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 2);
@@ -1054,6 +1108,7 @@ END_TEST
  * room stays, a waiting sender keeps waiting for the next receiver. */
 START_TEST(test_select_dropped_unread_does_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *b = cio_chan_new(loop, sizeof(int), 1);
@@ -1106,6 +1161,7 @@ END_TEST
  * once likewise sends nothing if dropped unread. */
 START_TEST(test_recv_or_send_dropped_unread_changes_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *b = cio_chan_new(loop, sizeof(int), 2);
@@ -1165,15 +1221,15 @@ CIO_ASYNC(lazy_chan_main, cio_chan *c; cio_chan *unbuf; cio_future *f; int v; in
     CIO_AWAIT_TRY(self->f);
     trace_addf(&tr, "send-%s len=%zu", ename(CIO_ERROR), cio_chan_len(self->c));
     self->v = 0;
-    CIO_AWAIT(cio_chan_recv(self->c, &self->v));    /* buffered: at once */
+    RECV(self->c, &self->v);    /* buffered: at once */
     trace_addf(&tr, "v=%d", self->v);
-    CIO_AWAIT(cio_chan_send(self->c, &self->two));  /* room: at once */
+    SEND(self->c, &self->two);  /* room: at once */
     trace_addf(&tr, "len=%zu", cio_chan_len(self->c));
     /* unbuffered: a receive finds a sender waiting and takes at once */
     self->s = CIO_START(loop, int_sender, .c = self->unbuf, .name = "s", .first = 7,
                         .count = 1);
     CIO_YIELD();
-    CIO_AWAIT(cio_chan_recv(self->unbuf, &self->v));
+    RECV(self->unbuf, &self->v);
     trace_addf(&tr, "got%d", self->v);
     CIO_AWAIT(self->s);
     /* closed between making and awaiting: the receive fails */
@@ -1186,6 +1242,7 @@ CIO_ASYNC(lazy_chan_main, cio_chan *c; cio_chan *unbuf; cio_future *f; int v; in
 
 START_TEST(test_lazy_waits_in_a_task)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_chan *c = cio_chan_new(loop, sizeof(int), 1);
@@ -1203,8 +1260,106 @@ START_TEST(test_lazy_waits_in_a_task)
 }
 END_TEST
 
+/* The edges of the two spellings, which agree on each: a lazy recv alive in
+ * the task's own slot is started first; a channel of another loop; a closed
+ * channel (send fails; recv fails once drained); an error propagates. */
+CIO_ASYNC(chan_edges_main, cio_chan *c; cio_chan *other; cio_future *f; int v; int w;)
+{
+    CIO_BEGIN();
+    self->v = 1;
+    ck_assert_int_eq(cio_chan_try_send(self->c, &self->v), 0);
+    self->f = cio_chan_recv(self->c, &self->w);     /* lazy, in the own slot */
+    self->v = 2;
+    SEND(self->c, &self->v);        /* starts f first: it is promised the 1 */
+    ck_assert(cio_future_done(self->f));
+    ck_assert_int_eq(cio_future_error(self->f), 0);
+    cio_future_unref(self->f);
+    self->v = 0;
+    RECV(self->c, &self->v);
+    trace_addf(&tr, "f=%d got=%d", self->w, self->v);
+
+    SEND_TRY(self->other, &self->v);
+    trace_addf(&tr, "other-send-%s", ename(CIO_ERROR));
+    RECV_TRY(self->other, &self->v);
+    trace_addf(&tr, "other-recv-%s", ename(CIO_ERROR));
+
+    self->v = 3;
+    ck_assert_int_eq(cio_chan_try_send(self->c, &self->v), 0);
+    ck_assert_int_eq(cio_chan_close(self->c), 0);
+    SEND_TRY(self->c, &self->v);
+    trace_addf(&tr, "send-%s", ename(CIO_ERROR));
+    RECV_TRY(self->c, &self->v);
+    trace_addf(&tr, "recv=%d", self->v);
+    RECV(self->c, &self->v);
+    trace_add(&tr, "not reached");
+    CIO_END();
+}
+
+/* The statements' own error: a NULL channel or pointer. */
+CIO_ASYNC(chan_null_main, cio_chan *c; int v;)
+{
+    CIO_BEGIN();
+    CIO_CHAN_SEND_TRY(NULL, &self->v);
+    trace_addf(&tr, "send-%s", ename(CIO_ERROR));
+    CIO_CHAN_SEND_TRY(self->c, NULL);
+    trace_addf(&tr, "send-%s", ename(CIO_ERROR));
+    CIO_CHAN_RECV_TRY(NULL, &self->v);
+    trace_addf(&tr, "recv-%s", ename(CIO_ERROR));
+    CIO_CHAN_RECV(self->c, NULL);
+    trace_add(&tr, "not reached");
+    CIO_END();
+}
+
+/* Stepped by hand, outside any task. */
+CIO_ASYNC(chan_outside, cio_chan *c; int v;)
+{
+    CIO_BEGIN();
+    SEND_TRY(self->c, &self->v);
+    trace_addf(&tr, "send-%s", ename(CIO_ERROR));
+    RECV_TRY(self->c, &self->v);
+    trace_addf(&tr, "recv-%s", ename(CIO_ERROR));
+    CIO_END();
+}
+
+START_TEST(test_awaiting_statement_edges)
+{
+    in_place = _i;
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_loop *loop2 = cio_loop_new();
+    cio_chan *c = cio_chan_new(loop, sizeof(int), 2);
+    cio_chan *other = cio_chan_new(loop2, sizeof(int), 1);
+    chan_outside fr;
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, chan_edges_main, .c = c, .other = other),
+                     CIO_ECLOSED);
+    ck_assert_str_eq(tr.buf, "f=1 got=2 other-send-CIO_EWRONGLOOP other-recv-CIO_EWRONGLOOP "
+                             "send-CIO_ECLOSED recv=3");
+    ck_assert_uint_eq(cio_chan_len(other), 0);      /* nothing sent there */
+    ck_assert_int_eq(cio_chan_free(c), 0);
+
+    reset_trace();
+    c = cio_chan_new(loop, sizeof(int), 0);
+    memset(&fr, 0, sizeof fr);
+    fr.c = c;
+    ck_assert_int_eq(chan_outside__step(&fr.cio, loop), CIO_CORO_DONE);
+    ck_assert_str_eq(tr.buf, "send-CIO_ENOLOOP recv-CIO_ENOLOOP");
+
+    if (in_place) {
+        reset_trace();
+        ck_assert_int_eq(RUN_TASK(loop, NULL, chan_null_main, .c = c), CIO_EINVAL);
+        ck_assert_str_eq(tr.buf, "send-CIO_EINVAL send-CIO_EINVAL recv-CIO_EINVAL");
+    }
+    ck_assert_int_eq(cio_chan_free(c), 0);
+    ck_assert_int_eq(cio_chan_free(other), 0);
+    ck_assert_int_eq(cio_loop_free(loop2), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 START_TEST(test_free_busy_and_caller_storage)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     union {
@@ -1267,28 +1422,29 @@ static Suite *channel_suite(void)
 
     tcase_set_timeout(tc, 10);
     tcase_add_checked_fixture(tc, reset_trace, NULL);
-    tcase_add_test(tc, test_unbuffered_send_blocks_until_received);
-    tcase_add_test(tc, test_unbuffered_ping_pong);
-    tcase_add_test(tc, test_buffered_capacity_two);
-    tcase_add_test(tc, test_struct_elements_copied_intact);
-    tcase_add_test(tc, test_close_fails_waiting_receivers_and_senders);
-    tcase_add_test(tc, test_close_with_buffered_items_drains_then_closed);
-    tcase_add_test(tc, test_send_on_closed_and_close_twice);
-    tcase_add_test(tc, test_try_send_try_recv_codes);
-    tcase_add_test(tc, test_select_ready_nonblocking_timeout);
-    tcase_add_test(tc, test_select_waits_for_a_case);
-    tcase_add_test(tc, test_select_null_channel_never_chosen);
-    tcase_add_test(tc, test_select_closed_channel_cases);
-    tcase_add_test(tc, test_select_fairness);
-    tcase_add_test(tc, test_cancelled_while_blocked_leaves_channel_consistent);
-    tcase_add_test(tc, test_woken_receiver_cancelled_loses_nothing);
-    tcase_add_test(tc, test_woken_sender_or_matched_receiver_cancelled);
-    tcase_add_test(tc, test_select_woken_then_cancelled_does_nothing);
-    tcase_add_test(tc, test_recv_or_send_dropped_unread_changes_nothing);
-    tcase_add_test(tc, test_select_out_of_memory_does_nothing);
-    tcase_add_test(tc, test_select_dropped_unread_does_nothing);
-    tcase_add_test(tc, test_free_busy_and_caller_storage);
-    tcase_add_test(tc, test_lazy_waits_in_a_task);
+    tcase_add_loop_test(tc, test_unbuffered_send_blocks_until_received, 0, 2);
+    tcase_add_loop_test(tc, test_unbuffered_ping_pong, 0, 2);
+    tcase_add_loop_test(tc, test_buffered_capacity_two, 0, 2);
+    tcase_add_loop_test(tc, test_struct_elements_copied_intact, 0, 2);
+    tcase_add_loop_test(tc, test_close_fails_waiting_receivers_and_senders, 0, 2);
+    tcase_add_loop_test(tc, test_close_with_buffered_items_drains_then_closed, 0, 2);
+    tcase_add_loop_test(tc, test_send_on_closed_and_close_twice, 0, 2);
+    tcase_add_loop_test(tc, test_try_send_try_recv_codes, 0, 2);
+    tcase_add_loop_test(tc, test_select_ready_nonblocking_timeout, 0, 2);
+    tcase_add_loop_test(tc, test_select_waits_for_a_case, 0, 2);
+    tcase_add_loop_test(tc, test_select_null_channel_never_chosen, 0, 2);
+    tcase_add_loop_test(tc, test_select_closed_channel_cases, 0, 2);
+    tcase_add_loop_test(tc, test_select_fairness, 0, 2);
+    tcase_add_loop_test(tc, test_cancelled_while_blocked_leaves_channel_consistent, 0, 2);
+    tcase_add_loop_test(tc, test_woken_receiver_cancelled_loses_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_woken_sender_or_matched_receiver_cancelled, 0, 2);
+    tcase_add_loop_test(tc, test_select_woken_then_cancelled_does_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_recv_or_send_dropped_unread_changes_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_select_out_of_memory_does_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_select_dropped_unread_does_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_free_busy_and_caller_storage, 0, 2);
+    tcase_add_loop_test(tc, test_lazy_waits_in_a_task, 0, 2);
+    tcase_add_loop_test(tc, test_awaiting_statement_edges, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,42 @@ static cio_value str(const char *s)
     for (self->i = 0; self->i < (n); self->i++)                               \
         CIO_YIELD()
 
+/* Every get and put a task awaits is spelled one of two ways, with the same
+ * expected outcomes and traces: CIO_AWAIT of the future cio_queue_get /
+ * cio_queue_put make, or the awaiting statement run in place
+ * (CIO_QUEUE_GET / CIO_QUEUE_PUT). Each test runs once each way: _i of
+ * tcase_add_loop_test picks. */
+static int in_place;
+
+#define GET_TRY(q)                                                            \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_QUEUE_GET_TRY(q);                                             \
+        else                                                                  \
+            CIO_AWAIT_TRY(cio_queue_get(q));                                  \
+    } while (0)
+#define PUT_TRY(q, item)                                                      \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_QUEUE_PUT_TRY(q, item);                                       \
+        else                                                                  \
+            CIO_AWAIT_TRY(cio_queue_put(q, item));                            \
+    } while (0)
+#define GET(q)                                                                \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_QUEUE_GET(q);                                                 \
+        else                                                                  \
+            CIO_AWAIT(cio_queue_get(q));                                      \
+    } while (0)
+#define PUT(q, item)                                                          \
+    do {                                                                      \
+        if (in_place)                                                         \
+            CIO_QUEUE_PUT(q, item);                                           \
+        else                                                                  \
+            CIO_AWAIT(cio_queue_put(q, item));                                \
+    } while (0)
+
 /* get_nowait of a string item into the trace: "get=x" or "get-ERROR". */
 static void trace_get_nowait(cio_queue *q, const char *label)
 {
@@ -49,7 +85,7 @@ static void trace_get_nowait(cio_queue *q, const char *label)
 CIO_ASYNC(getter, cio_queue *q; const char *name;)
 {
     CIO_BEGIN();
-    CIO_AWAIT_TRY(cio_queue_get(self->q));
+    GET_TRY(self->q);
     if (CIO_ERROR != 0) {
         trace_addf(&tr, "%s-%s", self->name, ename(CIO_ERROR));
         CIO_RAISE(CIO_ERROR);
@@ -63,7 +99,7 @@ CIO_ASYNC(getter, cio_queue *q; const char *name;)
 CIO_ASYNC(int_getter, cio_queue *q; const char *name;)
 {
     CIO_BEGIN();
-    CIO_AWAIT(cio_queue_get(self->q));
+    GET(self->q);
     trace_addf(&tr, "%s=%ld", self->name, (long)CIO_RESULT.i);
     CIO_RETURN(CIO_RESULT.i);
     CIO_END();
@@ -73,7 +109,7 @@ CIO_ASYNC(int_getter, cio_queue *q; const char *name;)
 CIO_ASYNC(putter, cio_queue *q; const char *name; cio_value item;)
 {
     CIO_BEGIN();
-    CIO_AWAIT_TRY(cio_queue_put(self->q, self->item));
+    PUT_TRY(self->q, self->item);
     trace_addf(&tr, "%s-put=%s", self->name, ename(CIO_ERROR));
     CIO_RAISE(CIO_ERROR);
     CIO_END();
@@ -94,6 +130,7 @@ static void drain_ints(cio_queue *q, const char *label)
 
 START_TEST(test_Q1_queue_order)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q;
@@ -154,6 +191,7 @@ END_TEST
  * default priority order is by .i (negative numbers too). */
 START_TEST(test_lifo_and_priority_order)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q;
@@ -203,6 +241,7 @@ static int by_prio(cio_value a, cio_value b)
 
 START_TEST(test_priority_ties_in_put_order)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     static job jobs[] = {
@@ -243,6 +282,7 @@ END_TEST
 
 START_TEST(test_Q2_nowait_full_and_empty)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
@@ -290,6 +330,7 @@ CIO_ASYNC(q4_main, cio_queue *q; cio_future *t[2]; int i;)
 
 START_TEST(test_Q4_blocking_get_fifo_getters)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -318,6 +359,7 @@ CIO_ASYNC(prio_getter_main, cio_queue *q; cio_future *g; int i;)
 
 START_TEST(test_priority_getter_takes_smallest_when_it_runs)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_PRIORITY);
@@ -337,7 +379,7 @@ CIO_ASYNC(q6_worker, cio_queue *q; int n; ptrdiff_t item;)
 {
     CIO_BEGIN();
     for (self->n = 0; self->n < 3; self->n++) {
-        CIO_AWAIT(cio_queue_get(self->q));
+        GET(self->q);
         self->item = CIO_RESULT.i;
         CIO_YIELD();                        /* "processing" */
         trace_addf(&tr, "done%ld", (long)self->item);
@@ -374,6 +416,7 @@ CIO_ASYNC(q6_main, cio_queue *q; cio_future *w; cio_future *j; cio_queue *fresh;
 
 START_TEST(test_Q6_task_done_and_join)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -391,6 +434,7 @@ END_TEST
 
 START_TEST(test_Q6_task_done_underflow)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -448,6 +492,7 @@ CIO_ASYNC(backpressure_main, cio_queue *q; cio_future *t[2]; int i;)
 
 START_TEST(test_maxsize_backpressure_fifo_putters)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
@@ -465,11 +510,11 @@ CIO_ASYNC(no_yield_main, cio_queue *q; unsigned long it;)
 {
     CIO_BEGIN();
     self->it = cio_loop_iteration(loop);
-    CIO_AWAIT(cio_queue_put(self->q, cio_int(1)));
-    CIO_AWAIT(cio_queue_put(self->q, cio_int(2)));
-    CIO_AWAIT(cio_queue_get(self->q));
+    PUT(self->q, cio_int(1));
+    PUT(self->q, cio_int(2));
+    GET(self->q);
     ck_assert_int_eq(CIO_RESULT.i, 1);
-    CIO_AWAIT(cio_queue_get(self->q));
+    GET(self->q);
     ck_assert_int_eq(CIO_RESULT.i, 2);
     ck_assert_uint_eq(cio_loop_iteration(loop), self->it);
     CIO_END();
@@ -477,6 +522,7 @@ CIO_ASYNC(no_yield_main, cio_queue *q; unsigned long it;)
 
 START_TEST(test_put_and_get_without_waiting_do_not_yield)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 2, CIO_QUEUE_FIFO);
@@ -510,6 +556,7 @@ CIO_ASYNC(getter_cancel_waiting_main, cio_queue *q; cio_future *t[2]; int i;)
 
 START_TEST(test_getter_cancelled_while_waiting_loses_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -569,6 +616,7 @@ CIO_ASYNC(getter_woken_cancel_main, cio_queue *q; cio_future *t[2]; int i;)
 
 START_TEST(test_getter_woken_then_cancelled_leaves_item)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -624,6 +672,7 @@ CIO_ASYNC(putter_cancel_main, cio_queue *q; cio_future *t[3]; int i;)
 
 START_TEST(test_putter_cancelled_puts_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
@@ -661,14 +710,14 @@ CIO_ASYNC(shutdown_main, cio_queue *q; cio_queue *q2; cio_future *p; cio_future 
     ck_assert_int_eq(CIO_ERROR, CIO_ESHUTDOWN);
     /* puts fail */
     trace_addf(&tr, "put_nowait=%s", ename(cio_queue_put_nowait(self->q, str("4"))));
-    CIO_AWAIT_TRY(cio_queue_put(self->q, str("5")));
+    PUT_TRY(self->q, str("5"));
     trace_addf(&tr, "put=%s", ename(CIO_ERROR));
     /* gets drain what is left, then fail */
     trace_get_nowait(self->q, "get");
-    CIO_AWAIT(cio_queue_get(self->q));
+    GET(self->q);
     trace_addf(&tr, "get=%s", (const char *)CIO_RESULT.p);
     trace_get_nowait(self->q, "get");
-    CIO_AWAIT_TRY(cio_queue_get(self->q));
+    GET_TRY(self->q);
     trace_addf(&tr, "get=%s", ename(CIO_ERROR));
     /* join still counts the items got without task_done */
     ck_assert(!cio_future_done(self->j));
@@ -684,6 +733,7 @@ CIO_ASYNC(shutdown_main, cio_queue *q; cio_queue *q2; cio_future *p; cio_future 
 
 START_TEST(test_shutdown_puts_fail_gets_drain)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 2, CIO_QUEUE_FIFO);
@@ -730,6 +780,7 @@ CIO_ASYNC(shutdown_immediate_main, cio_queue *q; cio_queue *q2; cio_future *g;
 
 START_TEST(test_shutdown_immediate_drops_items)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -763,6 +814,7 @@ CIO_ASYNC(shutdown_full_main, cio_queue *q; cio_future *p; int i;)
 
 START_TEST(test_shutdown_immediate_fails_waiting_putter)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
@@ -803,6 +855,7 @@ CIO_ASYNC(shutdown_woken_main, cio_queue *q; cio_queue *q2; cio_future *g; cio_f
 
 START_TEST(test_shutdown_with_a_woken_getter)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -844,6 +897,7 @@ CIO_ASYNC(free_busy_main, cio_queue *q; cio_queue *full; cio_future *g; cio_futu
  * the item in the queue, in its place. A put likewise puts nothing. */
 START_TEST(test_get_or_put_dropped_unread_changes_nothing)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -885,6 +939,7 @@ END_TEST
 
 START_TEST(test_free_with_waiters_is_busy)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -964,6 +1019,7 @@ CIO_ASYNC(lazy_main, cio_queue *q; cio_future *f1; cio_future *f2; cio_future *a
 
 START_TEST(test_lazy_waits_in_a_task)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
@@ -972,6 +1028,157 @@ START_TEST(test_lazy_waits_in_a_task)
     ck_assert_str_eq(tr.buf, "f1=x f2=y cancelled=CIO_ECANCELLED qsize=1 gathered=z "
                              "gathered=late put-CIO_ESHUTDOWN");
     ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* Two tasks pass a counter through two queues of size 1 (cio_bench
+ * pingpong): each get waits, each put wakes the other task; the trace
+ * records every step with its loop iteration. */
+CIO_ASYNC(pp_pong, cio_queue *in; cio_queue *out; int n; int i;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        GET(self->in);
+        trace_addf(&tr, "pong%ld@%lu", (long)CIO_RESULT.i, cio_loop_iteration(loop));
+        PUT(self->out, cio_int(CIO_RESULT.i + 1));
+    }
+    CIO_END();
+}
+
+CIO_ASYNC(pp_ping, cio_queue *in; cio_queue *out; int n; int i; ptrdiff_t counter;)
+{
+    CIO_BEGIN();
+    for (self->i = 0; self->i < self->n; self->i++) {
+        PUT(self->out, cio_int(self->counter));
+        GET(self->in);
+        self->counter = CIO_RESULT.i;
+        trace_addf(&tr, "ping%ld@%lu", (long)self->counter, cio_loop_iteration(loop));
+    }
+    CIO_RETURN(self->counter);
+    CIO_END();
+}
+
+START_TEST(test_pingpong_trace)
+{
+    in_place = _i;
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *a = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_queue *b = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_future *pong = CIO_START(loop, pp_pong, .in = a, .out = b, .n = 3);
+    cio_value v;
+
+    ck_assert_int_eq(RUN_TASK(loop, &v, pp_ping, .in = b, .out = a, .n = 3), 0);
+    ck_assert_int_eq(v.i, 3);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, pong, NULL), 0);
+    ck_assert_str_eq(tr.buf, "pong0@1 ping1@2 pong1@3 ping2@4 pong2@5 ping3@6");
+    ck_assert_int_eq(cio_queue_free(a), 0);
+    ck_assert_int_eq(cio_queue_free(b), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
+/* The edges of the two spellings, which agree on each: a lazy wait alive in
+ * the task's own slot is started first (waits start in the order they were
+ * made); a queue of another loop; a shut-down queue; an error propagates;
+ * a get in the finally
+ * section finishes if it need not wait, else ends the task with
+ * CIO_EINVALSTATE and leaves no waiter behind. */
+CIO_ASYNC(edges_main, cio_queue *q; cio_queue *other; cio_queue *shut; cio_future *f1;)
+{
+    CIO_BEGIN();
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("x")), 0);
+    self->f1 = cio_queue_get(self->q);              /* lazy, in the own slot */
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("y")), 0);
+    GET(self->q);                                   /* starts f1 first */
+    ck_assert(cio_future_done(self->f1));
+    trace_addf(&tr, "f1=%s", (const char *)cio_future_ptr(self->f1));
+    trace_addf(&tr, "got=%s", (const char *)CIO_RESULT.p);
+    cio_future_unref(self->f1);
+
+    ck_assert_int_eq(cio_queue_put_nowait(self->other, str("o")), 0);
+    GET_TRY(self->other);
+    trace_addf(&tr, "other-%s", ename(CIO_ERROR));
+    PUT_TRY(self->other, str("p"));
+    trace_addf(&tr, "other-put-%s", ename(CIO_ERROR));
+
+    cio_queue_shutdown(self->shut, 0);
+    GET_TRY(self->shut);
+    trace_addf(&tr, "shut-%s", ename(CIO_ERROR));
+    PUT_TRY(self->shut, str("s"));
+    trace_addf(&tr, "shut-put-%s", ename(CIO_ERROR));
+
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("z")), 0);
+    CIO_RAISE(CIO_ELIMIT);
+    CIO_FINALLY();
+    GET_TRY(self->q);                               /* "z": no wait */
+    trace_addf(&tr, "finally=%s", CIO_ERROR == 0 ? (const char *)CIO_RESULT.p : "?");
+    GET_TRY(self->q);               /* would wait: the task ends with
+                                       CIO_EINVALSTATE (cio/coro.h) */
+    trace_add(&tr, "not reached");
+    CIO_END();
+}
+
+/* The statement's own error: a NULL queue. */
+CIO_ASYNC(null_queue_main, int unused;)
+{
+    CIO_BEGIN();
+    CIO_QUEUE_GET_TRY(NULL);
+    trace_addf(&tr, "get-%s", ename(CIO_ERROR));
+    CIO_QUEUE_PUT_TRY(NULL, cio_int(1));
+    trace_addf(&tr, "put-%s", ename(CIO_ERROR));
+    CIO_QUEUE_GET(NULL);
+    trace_add(&tr, "not reached");
+    CIO_END();
+}
+
+/* Stepped by hand, outside any task. */
+CIO_ASYNC(outside_getter, cio_queue *q;)
+{
+    CIO_BEGIN();
+    GET_TRY(self->q);
+    trace_addf(&tr, "outside-%s", ename(CIO_ERROR));
+    CIO_END();
+}
+
+START_TEST(test_awaiting_statement_edges)
+{
+    in_place = _i;
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_loop *loop2 = cio_loop_new();
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_queue *other = cio_queue_new(loop2, 0, CIO_QUEUE_FIFO);
+    cio_queue *shut = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    outside_getter fr;
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, edges_main, .q = q, .other = other, .shut = shut),
+                     CIO_EINVALSTATE);
+    /* f1, started first, was promised an item; a promise is a count, and
+     * each takes the head when it reads (asyncio's woken getter too) */
+    ck_assert_str_eq(tr.buf, "f1=y got=x other-CIO_EWRONGLOOP other-put-CIO_EWRONGLOOP "
+                             "shut-CIO_ESHUTDOWN shut-put-CIO_ESHUTDOWN finally=z");
+    ck_assert_int_eq(cio_queue_free(shut), 0);
+    ck_assert_uint_eq(cio_queue_qsize(q), 0);
+    ck_assert_uint_eq(cio_queue_qsize(other), 1);   /* the item stayed */
+    ck_assert_int_eq(cio_queue_free(q), 0);         /* no waiter left */
+
+    reset_trace();
+    q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    memset(&fr, 0, sizeof fr);
+    fr.q = q;
+    ck_assert_int_eq(outside_getter__step(&fr.cio, loop), CIO_CORO_DONE);
+    ck_assert_str_eq(tr.buf, "outside-CIO_ENOLOOP");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+
+    if (in_place) {
+        reset_trace();
+        ck_assert_int_eq(RUN_TASK(loop, NULL, null_queue_main, .unused = 0), CIO_EINVAL);
+        ck_assert_str_eq(tr.buf, "get-CIO_EINVAL put-CIO_EINVAL");
+    }
+    ck_assert_int_eq(cio_queue_free(other), 0);
+    ck_assert_int_eq(cio_loop_free(loop2), 0);
     loop_done(loop, &r, 0);
 }
 END_TEST
@@ -1000,12 +1207,12 @@ CIO_ASYNC(storage_main, cio_queue *q; cio_future *p; int i;)
 {
     CIO_BEGIN();
     for (self->i = 0; self->i < 4; self->i++)
-        CIO_AWAIT(cio_queue_put(self->q, cio_int(self->i)));
+        PUT(self->q, cio_int(self->i));
     self->p = CIO_START(loop, putter, .q = self->q, .name = "p", .item = cio_int(4));
     YIELD_N(2);
     ck_assert(!cio_future_done(self->p));
     for (self->i = 0; self->i < 5; self->i++) {
-        CIO_AWAIT(cio_queue_get(self->q));
+        GET(self->q);
         trace_addf(&tr, "%ld", (long)CIO_RESULT.i);
         CIO_YIELD();
     }
@@ -1015,6 +1222,7 @@ CIO_ASYNC(storage_main, cio_queue *q; cio_future *p; int i;)
 
 START_TEST(test_queue_in_caller_storage)
 {
+    in_place = _i;
     reports r;
     cio_loop *loop = loop_with_reports(&r);
     STORAGE(CIO_QUEUE_SIZE(4)) st;
@@ -1068,27 +1276,29 @@ static Suite *queue_suite(void)
 
     tcase_set_timeout(tc, 10);
     tcase_add_checked_fixture(tc, reset_trace, NULL);
-    tcase_add_test(tc, test_Q1_queue_order);
-    tcase_add_test(tc, test_lifo_and_priority_order);
-    tcase_add_test(tc, test_priority_ties_in_put_order);
-    tcase_add_test(tc, test_Q2_nowait_full_and_empty);
-    tcase_add_test(tc, test_Q4_blocking_get_fifo_getters);
-    tcase_add_test(tc, test_priority_getter_takes_smallest_when_it_runs);
-    tcase_add_test(tc, test_Q6_task_done_and_join);
-    tcase_add_test(tc, test_Q6_task_done_underflow);
-    tcase_add_test(tc, test_maxsize_backpressure_fifo_putters);
-    tcase_add_test(tc, test_put_and_get_without_waiting_do_not_yield);
-    tcase_add_test(tc, test_getter_cancelled_while_waiting_loses_nothing);
-    tcase_add_test(tc, test_getter_woken_then_cancelled_leaves_item);
-    tcase_add_test(tc, test_putter_cancelled_puts_nothing);
-    tcase_add_test(tc, test_shutdown_puts_fail_gets_drain);
-    tcase_add_test(tc, test_shutdown_immediate_drops_items);
-    tcase_add_test(tc, test_shutdown_immediate_fails_waiting_putter);
-    tcase_add_test(tc, test_shutdown_with_a_woken_getter);
-    tcase_add_test(tc, test_get_or_put_dropped_unread_changes_nothing);
-    tcase_add_test(tc, test_free_with_waiters_is_busy);
-    tcase_add_test(tc, test_lazy_waits_in_a_task);
-    tcase_add_test(tc, test_queue_in_caller_storage);
+    tcase_add_loop_test(tc, test_Q1_queue_order, 0, 2);
+    tcase_add_loop_test(tc, test_lifo_and_priority_order, 0, 2);
+    tcase_add_loop_test(tc, test_priority_ties_in_put_order, 0, 2);
+    tcase_add_loop_test(tc, test_Q2_nowait_full_and_empty, 0, 2);
+    tcase_add_loop_test(tc, test_Q4_blocking_get_fifo_getters, 0, 2);
+    tcase_add_loop_test(tc, test_priority_getter_takes_smallest_when_it_runs, 0, 2);
+    tcase_add_loop_test(tc, test_Q6_task_done_and_join, 0, 2);
+    tcase_add_loop_test(tc, test_Q6_task_done_underflow, 0, 2);
+    tcase_add_loop_test(tc, test_maxsize_backpressure_fifo_putters, 0, 2);
+    tcase_add_loop_test(tc, test_put_and_get_without_waiting_do_not_yield, 0, 2);
+    tcase_add_loop_test(tc, test_getter_cancelled_while_waiting_loses_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_getter_woken_then_cancelled_leaves_item, 0, 2);
+    tcase_add_loop_test(tc, test_putter_cancelled_puts_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_shutdown_puts_fail_gets_drain, 0, 2);
+    tcase_add_loop_test(tc, test_shutdown_immediate_drops_items, 0, 2);
+    tcase_add_loop_test(tc, test_shutdown_immediate_fails_waiting_putter, 0, 2);
+    tcase_add_loop_test(tc, test_shutdown_with_a_woken_getter, 0, 2);
+    tcase_add_loop_test(tc, test_get_or_put_dropped_unread_changes_nothing, 0, 2);
+    tcase_add_loop_test(tc, test_free_with_waiters_is_busy, 0, 2);
+    tcase_add_loop_test(tc, test_lazy_waits_in_a_task, 0, 2);
+    tcase_add_loop_test(tc, test_pingpong_trace, 0, 2);
+    tcase_add_loop_test(tc, test_awaiting_statement_edges, 0, 2);
+    tcase_add_loop_test(tc, test_queue_in_caller_storage, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

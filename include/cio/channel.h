@@ -17,6 +17,7 @@
 #define CIO_CHANNEL_H
 
 #include "cio/common.h"
+#include "cio/task.h"
 
 CIO_EXTERN_C_BEGIN
 
@@ -43,6 +44,28 @@ CIO_API cio_future *cio_chan_send(cio_chan *c, const void *elem);
  * drained. The element is copied when the result is first read; a future
  * dropped unread leaves it in the channel. */
 CIO_API cio_future *cio_chan_recv(cio_chan *c, void *dst);
+/* In a task body, Go's `ch <- v` and `v = <-ch`: await a send / a recv
+ * with the operation run in place - CIO_AWAIT(cio_chan_send(c, elem)) and
+ * CIO_AWAIT(cio_chan_recv(c, dst)) in every outcome, error and
+ * cancellation, without making the future (the fast way to use a channel
+ * from a task). An error propagates; the _TRY forms leave it in CIO_ERROR
+ * (CIO_ECLOSED: Go's `v, ok := <-ch` with ok false). A NULL channel or
+ * pointer fails with CIO_EINVAL. */
+#define CIO_CHAN_SEND(c, elem) CIO__AWAIT_RAISE(CIO_CHAN_SEND_TRY(c, elem))
+#define CIO_CHAN_SEND_TRY(c, elem)                                            \
+    CIO__AWAIT_IN_N(CIO__ID, cio__chan_send_in(&self->cio, loop, (c), (elem)), \
+                    cio__chan_send_resume)
+#define CIO_CHAN_RECV(c, dst) CIO__AWAIT_RAISE(CIO_CHAN_RECV_TRY(c, dst))
+#define CIO_CHAN_RECV_TRY(c, dst)                                             \
+    CIO__AWAIT_IN_N(CIO__ID, cio__chan_recv_in(&self->cio, loop, (c), (dst)), \
+                    cio__chan_recv_resume)
+
+/* Internals of CIO_CHAN_SEND / CIO_CHAN_RECV (not for direct use). */
+CIO_API int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem);
+CIO_API void cio__chan_send_resume(cio_coro *co, cio_loop *loop);
+CIO_API int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst);
+CIO_API void cio__chan_recv_resume(cio_coro *co, cio_loop *loop);
+
 /* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. Unbuffered, it
  * succeeds when a receiver waits, copying the element to it at once; if
  * that receiver is cancelled before it runs, the element goes to the next

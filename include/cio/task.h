@@ -119,6 +119,23 @@ typedef struct cio_task_type {
         }                                                                     \
     } while (0)
 
+/* An awaiting statement of a primitive (CIO_QUEUE_GET, CIO_CHAN_RECV...):
+ * `run` does the operation at once or starts it as the task's wait
+ * (CIO_CORO_PENDING); `resume(co, loop)` reads the outcome when the task
+ * runs again. CIO__AWAIT_RAISE propagates an error. */
+#define CIO__AWAIT_IN_N(n, run, resume)                                       \
+    do {                                                                      \
+        if ((run) == CIO_CORO_PENDING) {                                      \
+            CIO__CORO_SUSPEND_N(&self->cio, n, self->cio.wait_on);            \
+            resume(&self->cio, loop);                                         \
+        }                                                                     \
+    } while (0)
+#define CIO__AWAIT_RAISE(stmt)                                                \
+    do {                                                                      \
+        stmt;                                                                 \
+        if (self->cio.err) CIO_RAISE(self->cio.err);                          \
+    } while (0)
+
 /* Await async function `type` inline, without a task and without yielding
  * to the loop unless it suspends (asyncio's `await coro()`). Its frame lives
  * in this frame's field `field` (declared as `type field;`); the remaining

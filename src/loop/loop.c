@@ -27,19 +27,15 @@ static inline void append_node(cio__node **head, cio__node **tail, cio__node *no
     *tail = node;
 }
 
-void cio__loop_schedule(cio_loop *loop, cio__node *node)
+/* Nothing will run again: let the node release what it holds. */
+void cio__loop_schedule_closed(cio_loop *loop, cio__node *node)
 {
-    if (loop->closed && !loop->running) {
-        /* Nothing will run again: let the node release what it holds. */
-        unsigned closing = loop->closing;
+    unsigned closing = loop->closing;
 
-        loop->closing = 1;
-        if (node->run != NULL)
-            node->run(loop, node);
-        loop->closing = closing;
-        return;
-    }
-    append_node(&loop->ready_head, &loop->ready_tail, node);
+    loop->closing = 1;
+    if (node->run != NULL)
+        node->run(loop, node);
+    loop->closing = closing;
 }
 
 void cio__loop_schedule_ring(cio_loop *loop, cio__node *tail)

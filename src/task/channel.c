@@ -465,6 +465,76 @@ cio_future *cio_chan_recv(cio_chan *c, void *dst)
                           recv_start);
 }
 
+/* ---- awaited in place: CIO_CHAN_SEND / CIO_CHAN_RECV (internal.h) ---- */
+
+int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem)
+{
+    cio__task *t;
+    cio__slot *s;
+
+    if (c == NULL || elem == NULL)
+        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
+    t = cio__await_task(loop);
+    if (t == NULL || c->loop != loop || c->closed)
+        return cio__await(co, loop, cio_chan_send(c, elem));
+    if (c->cap > 0 && room_now(c)) {        /* send_now's work */
+        cio__chan_put(c, elem);
+        cio__chan_wake_receivers(c);
+        return cio__await_outcome(co, 0, cio_int(0));
+    }
+    s = cio__own_wait_claim(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
+    if (c->cap > 0 || !match_sender(c, s))  /* send_start's */
+        cio__waitq_push(&c->senders, s);
+    return CIO_CORO_PENDING;
+}
+
+void cio__chan_send_resume(cio_coro *co, cio_loop *loop)
+{
+    cio__task *t = cio__own_wait_woken(loop, co, &send_vt);
+
+    if (t == NULL) {
+        cio__await_resume(co, loop);
+        return;
+    }
+    if (cio__own_wait_untaken(&t->slot.fut))
+        send_take(&t->slot.fut);
+    cio__own_wait_done(t, co);
+}
+
+int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
+{
+    cio__task *t;
+    cio__slot *r;
+    int err;
+
+    if (c == NULL || dst == NULL)
+        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
+    t = cio__await_task(loop);
+    if (t == NULL || c->loop != loop)
+        return cio__await(co, loop, cio_chan_recv(c, dst));
+    err = cio_chan_try_recv(c, dst);        /* recv_now's work */
+    if (err == 0)
+        return cio__await_outcome(co, 0, cio_int(1));
+    if (err != CIO_EEMPTY)                  /* closed and drained */
+        return cio__await_outcome(co, err, cio_int(0));
+    r = cio__own_wait_claim(t, co, &recv_vt, &c->receivers, cio_ptr(dst));
+    cio__waitq_push(&c->receivers, r);      /* recv_start's */
+    return CIO_CORO_PENDING;
+}
+
+void cio__chan_recv_resume(cio_coro *co, cio_loop *loop)
+{
+    cio__task *t = cio__own_wait_woken(loop, co, &recv_vt);
+
+    if (t == NULL) {
+        cio__await_resume(co, loop);
+        return;
+    }
+    if (cio__own_wait_untaken(&t->slot.fut))
+        recv_take(&t->slot.fut);
+    cio__own_wait_done(t, co);
+}
+
 int cio_chan_close(cio_chan *c)
 {
     cio__slot *s;

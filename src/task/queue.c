@@ -490,6 +490,58 @@ cio_future *cio_queue_get(cio_queue *q)
     return cio__wait_make(q->loop, &get_vt, &q->getters, cio_int(0), &q->lazy, get_start);
 }
 
+/* ---- awaited in place: CIO_QUEUE_PUT / CIO_QUEUE_GET (internal.h) ---- */
+
+int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
+{
+    cio__task *t;
+
+    if (q == NULL)
+        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
+    t = cio__await_task(loop);
+    if (t == NULL || q->loop != loop || q->shutdown || !room_now(q) || reserve(q) != 0)
+        return cio__await(co, loop, cio_queue_put(q, item));
+    push(q, item);                          /* putter_now's work */
+    wake_getters(q);
+    return cio__await_outcome(co, 0, cio_int(0));
+}
+
+int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
+{
+    cio__task *t;
+    cio__slot *s;
+
+    if (q == NULL)
+        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
+    t = cio__await_task(loop);
+    if (t == NULL || q->loop != loop)
+        return cio__await(co, loop, cio_queue_get(q));
+    if (q->len > q->reserved_items) {       /* getter_now's work */
+        cio_value v = pop(q);
+
+        wake_putters(q);
+        return cio__await_outcome(co, 0, v);
+    }
+    if (q->shutdown)
+        return cio__await(co, loop, cio_queue_get(q));
+    s = cio__own_wait_claim(t, co, &get_vt, &q->getters, cio_int(0));
+    cio__waitq_push(&q->getters, s);        /* get_start's */
+    return CIO_CORO_PENDING;
+}
+
+void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
+{
+    cio__task *t = cio__own_wait_woken(loop, co, &get_vt);
+
+    if (t == NULL) {
+        cio__await_resume(co, loop);
+        return;
+    }
+    if (cio__own_wait_untaken(&t->slot.fut))
+        getter_take(&t->slot.fut);
+    cio__own_wait_done(t, co);
+}
+
 int cio_queue_task_done(cio_queue *q)
 {
     cio__slot *s;

@@ -145,19 +145,6 @@ void cio__slot_release(cio__slot *s, size_t size)
 
 /* ---- wait queues: FIFO, O(1) removal from anywhere ---- */
 
-void cio__waitq_push(cio__waitq *q, cio__slot *s)
-{
-    s->fut.flags |= CIO__FF_QUEUED;
-    s->u.w.q = q;
-    s->u.w.next = NULL;
-    s->u.w.prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->u.w.next = s;
-    else
-        q->head = s;
-    q->tail = s;
-}
-
 void cio__waitq_push_front(cio__waitq *q, cio__slot *s)
 {
     s->u.w.q = q;
@@ -233,12 +220,6 @@ cio_future *cio__wait_failed(cio_loop *loop, int err)
     v.p = NULL;
     cio__future_finish(&s->fut, CIO__DONE, err, v);
     return &s->fut;
-}
-
-void cio__wait_wake(cio__slot *s, cio_value v)
-{
-    cio__waitq_remove(s);
-    cio__future_finish(&s->fut, CIO__DONE, 0, v);
 }
 
 void cio__wait_fail(cio__slot *s, int err)

@@ -22,8 +22,6 @@ const cio__future_vt cio__task_vt = {
 
 #define TASK(f) ((cio__task *)(void *)(f))
 
-static void task_step(cio_loop *loop, cio__node *node);
-
 /* ---- where a task lives ----
  *
  * A task from the heap sits in the task pools, and the loop finds it by
@@ -100,7 +98,7 @@ static cio_future *task_setup(cio_loop *loop, const cio_task_type *type,
     cio__future_init(&t->fut, loop, &cio__task_vt);
     t->fut.rc = 2;                  /* the caller's and the loop's; no cancel */
     t->step.next = NULL;
-    t->step.run = task_step;
+    t->step.run = cio__task_step;
     t->type = type;
     t->fut.flags = (uint8_t)tflags;
     cio__slot_init_embedded(&t->slot, loop);
@@ -395,8 +393,9 @@ int cio__await(cio_coro *co, cio_loop *loop, cio_future *f)
 
 /* CIO_YIELD: what awaiting an own sleep(0) comes to (cio__await's front),
  * without making the sleep: let go of the last await and wait on nothing,
- * so task_step puts the task back at the end of the ready queue. Outside a
- * task, or on a closed loop, the await of a real sleep(0) says why not. */
+ * so cio__task_step puts the task back at the end of the ready queue.
+ * Outside a task, or on a closed loop, the await of a real sleep(0) says
+ * why not. */
 int cio__yield(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = loop != NULL && !loop->closed ? loop->current : NULL;
@@ -463,7 +462,7 @@ static void task_finish(cio__task *t, int err, cio_value result)
     cio__unpin(&t->fut);               /* the loop's reference */
 }
 
-static void task_step(cio_loop *loop, cio__node *node)
+void cio__task_step(cio_loop *loop, cio__node *node)
 {
     cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
     cio_coro *co = CIO__TASK_FRAME(t);
@@ -620,7 +619,7 @@ void cio__tasks_destroy_all(cio_loop *loop)
 
 cio_future *cio__task_of_node(cio__node *n)
 {
-    return n->run == task_step ? &CIO__CONTAINER_OF(n, cio__task, step)->fut : NULL;
+    return n->run == cio__task_step ? &CIO__CONTAINER_OF(n, cio__task, step)->fut : NULL;
 }
 
 /* ---- cancellation counts (asyncio 3.11+) ---- */
