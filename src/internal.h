@@ -84,10 +84,13 @@ enum { CIO__PENDING = 0, CIO__DONE = 1, CIO__CANCELLED = 2 };
 #define CIO__FF_LAZY      2u  /* arm() before the first waiter (zero sleep,
                                  a lazy wait) */
 #define CIO__FF_STATIC    4u  /* storage is not ours to free */
-/* bits 8..64 are the task's (CIO__TF_*) */
+/* bits 8..64 are the task's (CIO__TF_*); a slot (never a task) has its own */
 #define CIO__FF_TAKEN   128u  /* take() ran: the result was handed over */
 #define CIO__FF_QUEUED    8u  /* a slot (never a task): in its wait queue */
 #define CIO__FF_MARK     16u  /* a slot: meaning up to its primitive */
+#define CIO__FF_UNPINNED 32u  /* an own slot not pinning its task: an awaiting
+                                 statement's wait, which only its task reaches
+                                 (released before the task can go) */
 
 typedef struct cio__future_vt {
     const char *kind;                 /* "Future", "Task", ... for reports */
@@ -293,7 +296,8 @@ static inline void cio__own_slot_release(cio__slot *s, cio_future *task)
     s->u.timer.seq = 0;                 /* whole words: no read-modify-write */
     s->u.timer.cancelled = 0;
     s->u.timer.idx = CIO__TIMER_IDLE;
-    cio__unpin(task);
+    if (!(s->fut.flags & CIO__FF_UNPINNED))
+        cio__unpin(task);
 }
 /* Whether the slot is embedded in a task. */
 static inline int cio__slot_embedded(const cio__slot *s)
@@ -613,22 +617,24 @@ static inline void cio__wait_wake(cio__slot *s, cio_value v)
  * to report) takes the generic way, CIO_AWAIT of the future, which then
  * behaves exactly as written out. */
 
-/* The current task with its last await let go and its own slot free, or
- * NULL: then take the generic way. */
-static inline cio__task *cio__await_task(cio_loop *loop)
+/* The current task, awaiting a primitive of loop `home` (never NULL), with
+ * its last await let go and its own slot free; or NULL - no task, another
+ * loop, a busy slot - and then take the generic way. */
+static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
 {
-    cio__task *t = loop != NULL ? loop->current : NULL;
+    cio__task *t;
 
-    if (t == NULL)
+    if (home != loop || (t = loop->current) == NULL)
         return NULL;
     if (CIO__TASK_AWAITING(t) != NULL)
         cio__await_release(loop);
     return cio__refs(&t->slot.fut) == 0 ? t : NULL;
 }
 
-/* Task t's free own slot as a started wait of vt on q (queued nowhere
- * yet: the caller queues or matches it), bringing arg; t awaits it from
- * frame co (its own or an inline CIO_CALL's). */
+/* Task t's free own slot as a started wait of vt on q, bringing arg; t
+ * awaits it from frame co (its own or an inline CIO_CALL's). Its links
+ * are the caller's to set: it queues the slot (cio__waitq_push) or
+ * matches it (a channel's rendezvous). */
 static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
                                              const cio__future_vt *vt, cio__waitq *q,
                                              cio_value arg)
@@ -639,22 +645,45 @@ static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
     s->fut.cb_tail = NULL;
     s->fut.err = 0;
     s->fut.state = CIO__PENDING;
-    s->fut.flags = CIO__FF_STATIC;
+    s->fut.flags = CIO__FF_STATIC | CIO__FF_UNPINNED;
     s->fut.rc = 1;
-    cio__pin(&t->fut);                  /* the slot pins its task */
     s->u.w.q = q;
-    s->u.w.prev = s->u.w.next = NULL;
     s->u.w.arg = arg;
     CIO__TASK_AWAITING(t) = &s->fut;
     co->wait_on = &s->fut;
     return s;
 }
 
+/* The same, queued last on q (cio__waitq_push) in the same stores. */
+static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__future_vt *vt,
+                                       cio__waitq *q, cio_value arg)
+{
+    cio__slot *s = &t->slot;
+
+    s->fut.vt = vt;
+    s->fut.cb_tail = NULL;
+    s->fut.err = 0;
+    s->fut.state = CIO__PENDING;
+    s->fut.flags = CIO__FF_STATIC | CIO__FF_UNPINNED | CIO__FF_QUEUED;
+    s->fut.rc = 1;
+    s->u.w.q = q;
+    s->u.w.arg = arg;
+    s->u.w.next = NULL;
+    s->u.w.prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->u.w.next = s;
+    else
+        q->head = s;
+    q->tail = s;
+    CIO__TASK_AWAITING(t) = &s->fut;
+    co->wait_on = &s->fut;
+}
+
 /* On resume, the hot case: the task awaits its own slot, a wait of vt
  * done without error, nobody else holding it, no cancellation to deliver.
  * Then the caller reads it as cio__await_resume would - vt's take if not
  * taken yet (cio__own_wait_untaken), the outcome into co - and frees the
- * slot (cio__own_wait_done): t. Else NULL: cio__await_resume. */
+ * slot (cio__own_wait_release): t. Else NULL: cio__await_resume. */
 static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
                                              const cio__future_vt *vt)
 {
@@ -679,17 +708,11 @@ static inline int cio__own_wait_untaken(cio_future *f)
     return 1;
 }
 
-/* The slot read: its outcome into co, and the slot free again. */
-static inline void cio__own_wait_done(cio__task *t, cio_coro *co)
+/* The slot read by the caller, its outcome put into co: the slot is free
+ * again. */
+static inline void cio__own_wait_release(cio__task *t, cio_coro *co)
 {
-    cio_future *f = &t->slot.fut;
-
-    f->flags |= CIO__FF_RETRIEVED;
-    co->err = f->err;
-    co->result.p = NULL;
-    co->result.i = 0;
-    if (f->err == 0)
-        co->result = f->result;
+    t->slot.fut.flags |= CIO__FF_TAKEN | CIO__FF_RETRIEVED;
     co->wait_on = NULL;
     CIO__TASK_AWAITING(t) = NULL;
     cio__own_slot_release(&t->slot, &t->fut);

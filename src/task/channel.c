@@ -40,6 +40,18 @@ static const cio__future_vt send_vt = {
 #define CHAN_OF_RECV(s) CIO__CONTAINER_OF((s)->u.w.q, cio_chan, receivers)
 #define CHAN_OF_SEND(s) CIO__CONTAINER_OF((s)->u.w.q, cio_chan, senders)
 
+/* Copy one element: a word or less inline (memcpy of a constant size
+ * compiles to a move), the rest through memcpy. */
+static inline void copy_elem(void *dst, const void *src, size_t size)
+{
+    if (size == sizeof(void *))
+        memcpy(dst, src, sizeof(void *));
+    else if (size == 4)
+        memcpy(dst, src, 4);
+    else
+        memcpy(dst, src, size);
+}
+
 static char *elem_at(cio_chan *c, size_t i)
 {
     return c->buf + ((c->head + i) % c->cap) * c->elem;
@@ -47,13 +59,13 @@ static char *elem_at(cio_chan *c, size_t i)
 
 void cio__chan_put(cio_chan *c, const void *src)
 {
-    memcpy(elem_at(c, c->len), src, c->elem);
+    copy_elem(elem_at(c, c->len), src, c->elem);
     c->len++;
 }
 
 void cio__chan_get(cio_chan *c, void *dst)
 {
-    memcpy(dst, elem_at(c, 0), c->elem);
+    copy_elem(dst, elem_at(c, 0), c->elem);
     c->head = (c->head + 1) % c->cap;
     c->len--;
 }
@@ -143,7 +155,7 @@ void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
         cio__select_sent(s, dst, elem);
         return;
     }
-    memcpy(dst, s->u.w.arg.p, elem);
+    copy_elem(dst, s->u.w.arg.p, elem);
     s->u.w.prev = NULL;
     s->fut.flags |= CIO__FF_TAKEN;
     cio__wait_wake(s, cio_int(0));
@@ -334,7 +346,7 @@ void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
         cio__select_filled(r, elem, size);
         return;
     }
-    memcpy(r->u.w.arg.p, elem, size);
+    copy_elem(r->u.w.arg.p, elem, size);
     r->fut.flags |= CIO__FF_MARK;
     cio__wait_wake(r, cio_int(1));
 }
@@ -474,8 +486,8 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
 
     if (c == NULL || elem == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop);
-    if (t == NULL || c->loop != loop || c->closed)
+    t = cio__await_task(loop, c->loop);
+    if (t == NULL || c->closed)
         return cio__await(co, loop, cio_chan_send(c, elem));
     if (c->cap > 0 && room_now(c)) {        /* send_now's work */
         cio__chan_put(c, elem);
@@ -483,6 +495,7 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
         return cio__await_outcome(co, 0, cio_int(0));
     }
     s = cio__own_wait_claim(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
+    s->u.w.next = NULL;                     /* as a made wait has it */
     if (c->cap > 0 || !match_sender(c, s))  /* send_start's */
         cio__waitq_push(&c->senders, s);
     return CIO_CORO_PENDING;
@@ -497,42 +510,44 @@ void cio__chan_send_resume(cio_coro *co, cio_loop *loop)
         return;
     }
     if (cio__own_wait_untaken(&t->slot.fut))
-        send_take(&t->slot.fut);
-    cio__own_wait_done(t, co);
+        send_take(&t->slot.fut);            /* buffered: into the room kept */
+    cio__own_wait_release(t, co);
+    cio__await_outcome(co, 0, cio_int(0));
 }
 
 int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
 {
     cio__task *t;
-    cio__slot *r;
     int err;
 
     if (c == NULL || dst == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop);
-    if (t == NULL || c->loop != loop)
+    t = cio__await_task(loop, c->loop);
+    if (t == NULL)
         return cio__await(co, loop, cio_chan_recv(c, dst));
     err = cio_chan_try_recv(c, dst);        /* recv_now's work */
     if (err == 0)
         return cio__await_outcome(co, 0, cio_int(1));
     if (err != CIO_EEMPTY)                  /* closed and drained */
         return cio__await_outcome(co, err, cio_int(0));
-    r = cio__own_wait_claim(t, co, &recv_vt, &c->receivers, cio_ptr(dst));
-    cio__waitq_push(&c->receivers, r);      /* recv_start's */
+    cio__own_wait_queue(t, co, &recv_vt, &c->receivers, cio_ptr(dst));    /* recv_start's */
     return CIO_CORO_PENDING;
 }
 
 void cio__chan_recv_resume(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = cio__own_wait_woken(loop, co, &recv_vt);
+    int err;
 
     if (t == NULL) {
         cio__await_resume(co, loop);
         return;
     }
     if (cio__own_wait_untaken(&t->slot.fut))
-        recv_take(&t->slot.fut);
-    cio__own_wait_done(t, co);
+        recv_take(&t->slot.fut);            /* the copy, from buffer or sender */
+    err = t->slot.fut.err;
+    cio__own_wait_release(t, co);
+    cio__await_outcome(co, err, cio_int(err == 0));
 }
 
 int cio_chan_close(cio_chan *c)

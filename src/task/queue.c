@@ -498,8 +498,8 @@ int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item
 
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop);
-    if (t == NULL || q->loop != loop || q->shutdown || !room_now(q) || reserve(q) != 0)
+    t = cio__await_task(loop, q->loop);
+    if (t == NULL || q->shutdown || !room_now(q) || reserve(q) != 0)
         return cio__await(co, loop, cio_queue_put(q, item));
     push(q, item);                          /* putter_now's work */
     wake_getters(q);
@@ -509,12 +509,11 @@ int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item
 int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
 {
     cio__task *t;
-    cio__slot *s;
 
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop);
-    if (t == NULL || q->loop != loop)
+    t = cio__await_task(loop, q->loop);
+    if (t == NULL)
         return cio__await(co, loop, cio_queue_get(q));
     if (q->len > q->reserved_items) {       /* getter_now's work */
         cio_value v = pop(q);
@@ -524,22 +523,29 @@ int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
     }
     if (q->shutdown)
         return cio__await(co, loop, cio_queue_get(q));
-    s = cio__own_wait_claim(t, co, &get_vt, &q->getters, cio_int(0));
-    cio__waitq_push(&q->getters, s);        /* get_start's */
+    cio__own_wait_queue(t, co, &get_vt, &q->getters, cio_int(0));  /* get_start's */
     return CIO_CORO_PENDING;
 }
 
+/* getter_take and read_own_wait's work, with the item straight into co. */
 void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = cio__own_wait_woken(loop, co, &get_vt);
+    cio_queue *q;
 
-    if (t == NULL) {
+    if (t == NULL || (t->slot.fut.flags & CIO__FF_TAKEN)) {
         cio__await_resume(co, loop);
         return;
     }
-    if (cio__own_wait_untaken(&t->slot.fut))
-        getter_take(&t->slot.fut);
-    cio__own_wait_done(t, co);
+    q = GETTERS_OF(&t->slot);
+    q->reserved_items--;
+    cio__own_wait_release(t, co);
+    if (q->len == 0) {                      /* dropped by shutdown(immediate) */
+        cio__await_outcome(co, CIO_ESHUTDOWN, cio_int(0));
+        return;
+    }
+    cio__await_outcome(co, 0, pop(q));
+    wake_putters(q);
 }
 
 int cio_queue_task_done(cio_queue *q)
