@@ -1183,6 +1183,26 @@ START_TEST(test_awaiting_statement_edges)
 }
 END_TEST
 
+/* A task still waiting when its loop is freed: reported, its wait leaves
+ * the queue, nothing leaks (the sanitizers and valgrind check). */
+START_TEST(test_waiting_getter_at_loop_free)
+{
+    in_place = _i;
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+    cio_future *g = CIO_START(loop, getter, .q = q, .name = "g");
+
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0), NULL), 0);
+    ck_assert(!cio_future_done(g));
+    ck_assert_int_eq(cio_queue_free(q), CIO_EBUSY);
+    cio_future_unref(g);
+    loop_done(loop, &r, 1);
+    ck_assert_str_eq(r.messages[0], "Task was destroyed but it is pending!");
+    ck_assert_int_eq(cio_queue_free(q), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Caller storage: cio_queue_new_in with CIO_QUEUE_SIZE(maxsize)
  * ------------------------------------------------------------------------ */
@@ -1298,6 +1318,7 @@ static Suite *queue_suite(void)
     tcase_add_loop_test(tc, test_lazy_waits_in_a_task, 0, 2);
     tcase_add_loop_test(tc, test_pingpong_trace, 0, 2);
     tcase_add_loop_test(tc, test_awaiting_statement_edges, 0, 2);
+    tcase_add_loop_test(tc, test_waiting_getter_at_loop_free, 0, 2);
     tcase_add_loop_test(tc, test_queue_in_caller_storage, 0, 2);
     suite_add_tcase(s, tc);
     return s;
