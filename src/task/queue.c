@@ -138,8 +138,12 @@ static int reserve(cio_queue *q)
     return q->len < q->cap ? 0 : grow(q);
 }
 
-static CIO__NOINLINE void push_sorted(cio_queue *q, qitem it)
+static CIO__NOINLINE void push_sorted(cio_queue *q, cio_value v)
 {
+    qitem it;
+
+    it.v = v;
+    it.seq = q->seq++;              /* ties: only a priority queue reads it */
     q->items[q->len++] = it;
     if (q->kind == CIO_QUEUE_PRIORITY)
         heap_up(q, q->len - 1);
@@ -148,14 +152,10 @@ static CIO__NOINLINE void push_sorted(cio_queue *q, qitem it)
 /* Inline: the FIFO's is a few stores, on every put. */
 static inline void push(cio_queue *q, cio_value v)
 {
-    qitem it;
-
-    it.v = v;
-    it.seq = q->seq++;
     if (q->kind == CIO_QUEUE_FIFO)
-        q->items[ring_at(q, q->len++)] = it;
+        q->items[ring_at(q, q->len++)].v = v;
     else
-        push_sorted(q, it);
+        push_sorted(q, v);
     q->unfinished++;
 }
 
@@ -197,8 +197,9 @@ static int room_now(const cio_queue *q)
     return room(q) && cio__waitq_empty(&q->putters);
 }
 
-/* Promise items to waiting getters. */
-static void wake_getters(cio_queue *q)
+/* Promise items to waiting getters. Returns CIO_CORO_DONE: a put done at
+ * once ends with it (a tail call). */
+static int wake_getters(cio_queue *q)
 {
     cio__slot *s;
 
@@ -206,6 +207,7 @@ static void wake_getters(cio_queue *q)
         q->reserved_items++;
         cio__wait_wake(s, cio_int(0));
     }
+    return CIO_CORO_DONE;
 }
 
 /* Promise room to waiting putters. */
@@ -502,8 +504,8 @@ int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item
     if (t == NULL || q->shutdown || !room_now(q) || reserve(q) != 0)
         return cio__await(co, loop, cio_queue_put(q, item));
     push(q, item);                          /* putter_now's work */
-    wake_getters(q);
-    return cio__await_outcome(co, 0, cio_int(0));
+    cio__await_outcome(co, 0, cio_int(0));
+    return wake_getters(q);
 }
 
 int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
