@@ -5,19 +5,20 @@
  *     done := make(chan result, 1)
  *     go func() { done <- notifyChannel(order) }()  // cio: CIO_START(loop, notify, ...)
  *     ... the order flow goes on ...
- *     r := <-done                                   // cio: CIO_AWAIT(cio_chan_recv(done, &r))
+ *     r := <-done                                   // cio: CIO_CHAN_RECV(done, &r)
  *
  *   go func()            -> CIO_START (asyncio: create_task); the task runs
  *                           on the same thread, interleaved at awaits
  *   make(chan T, 1)      -> cio_chan_new(loop, sizeof(T), 1)
- *   ch <- v / <-ch       -> cio_chan_send / cio_chan_recv, awaited
+ *   ch <- v / <-ch       -> CIO_CHAN_SEND / CIO_CHAN_RECV (or the futures
+ *                           cio_chan_send / cio_chan_recv, awaited)
  *   time.Sleep / the slow third-party call -> cio_sleep (asyncio.sleep)
  *
  * Part 2, a producer / worker-pool / collector pipeline:
  *
  *   jobs queue           -> cio_queue of maxsize 4 (asyncio.Queue(4); Go: a
  *                           buffered chan of 4): put waits while it is full
- *   3 workers            -> 3 tasks looping on cio_queue_get (Go: 3
+ *   3 workers            -> 3 tasks looping on CIO_QUEUE_GET (Go: 3
  *                           goroutines ranging over the jobs channel)
  *   q.task_done/q.join   -> cio_queue_task_done / cio_queue_join (Go: a
  *                           sync.WaitGroup)
@@ -52,7 +53,7 @@ CIO_ASYNC(notify_channel, cio_chan *done; int order_id; notify_result r;)
     self->r.order_id = self->order_id;
     self->r.status = 200;
     printf("  [notify] partner answered %d\n", self->r.status);
-    CIO_AWAIT(cio_chan_send(self->done, &self->r));     /* done <- r */
+    CIO_CHAN_SEND(self->done, &self->r);                /* done <- r */
     CIO_END();
 }
 
@@ -70,7 +71,7 @@ CIO_ASYNC(ship_order, int order_id; cio_chan *done; cio_future *bg; notify_resul
     printf("[main] notification started in the background; the order flow goes on\n");
     CIO_AWAIT(cio_sleep(loop, 0.01));           /* other work: invoice, e-mail */
     printf("[main] invoice sent, waiting for the notification outcome\n");
-    CIO_AWAIT(cio_chan_recv(self->done, &self->r));     /* r := <-done */
+    CIO_CHAN_RECV(self->done, &self->r);                /* r := <-done */
     printf("[main] order %d: partner notified, status %d\n", self->r.order_id, self->r.status);
     CIO_AWAIT(self->bg);                        /* the goroutine has returned */
     self->bg = NULL;
@@ -99,7 +100,7 @@ CIO_ASYNC(producer, cio_queue *jobs; int i;)
 {
     CIO_BEGIN();
     for (self->i = 1; self->i <= N_JOBS; self->i++) {
-        CIO_AWAIT(cio_queue_put(self->jobs, cio_int(self->i)));    /* waits while full */
+        CIO_QUEUE_PUT(self->jobs, cio_int(self->i));    /* waits while full */
         if (cio_queue_qsize(self->jobs) > max_qsize)
             max_qsize = cio_queue_qsize(self->jobs);
     }
@@ -114,7 +115,7 @@ CIO_ASYNC(worker, cio_queue *jobs; cio_chan *results; int id; int done; result r
 {
     CIO_BEGIN();
     for (;;) {
-        CIO_AWAIT_TRY(cio_queue_get(self->jobs));
+        CIO_QUEUE_GET_TRY(self->jobs);
         if (CIO_ERROR == CIO_ESHUTDOWN)
             break;                              /* the queue was closed and drained */
         if (CIO_ERROR != 0)
@@ -123,7 +124,7 @@ CIO_ASYNC(worker, cio_queue *jobs; cio_chan *results; int id; int done; result r
         self->r.worker = self->id;
         self->r.value = (long)self->r.job * self->r.job;
         CIO_AWAIT(cio_sleep(loop, 0.002));      /* the work */
-        CIO_AWAIT(cio_chan_send(self->results, &self->r));
+        CIO_CHAN_SEND(self->results, &self->r);
         cio_queue_task_done(self->jobs);
         self->done++;
     }
@@ -135,7 +136,7 @@ CIO_ASYNC(collector, cio_chan *results; result r; int count; long sum; int seen[
 {
     CIO_BEGIN();
     for (;;) {                                  /* for r := range results */
-        CIO_AWAIT_TRY(cio_chan_recv(self->results, &self->r));
+        CIO_CHAN_RECV_TRY(self->results, &self->r);
         if (CIO_ERROR == CIO_ECLOSED)
             break;
         if (CIO_ERROR != 0)

@@ -372,8 +372,9 @@ cio_future *cio__wait_served(cio_loop *loop, const cio__future_vt *vt, cio__wait
                              cio_value arg, cio_value v);
 cio_future *cio__wait_failed(cio_loop *loop, int err);
 /* Wake a waiter: it is done with v and will take() what it was woken for
- * when it runs. (Inline, after the loop's layout: every wake does it.) */
-static inline void cio__wait_wake(cio__slot *s, cio_value v);
+ * when it runs. (cio__wait_wake_inline, after the loop's layout, is the
+ * same inline: for the hot paths of queues and channels.) */
+void cio__wait_wake(cio__slot *s, cio_value v);
 /* Fail a waiter (removing it from its queue). */
 void cio__wait_fail(cio__slot *s, int err);
 /* Woken but never taken (cancelled before it ran): give back. */
@@ -591,7 +592,7 @@ static inline void cio__loop_schedule(cio_loop *loop, cio__node *node)
 /* A task's step node runs this (task.c). */
 void cio__task_step(cio_loop *loop, cio__node *node);
 
-static inline void cio__wait_wake(cio__slot *s, cio_value v)
+static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)
 {
     cio__node *tail = s->fut.cb_tail;
 

@@ -87,7 +87,7 @@ void cio__chan_wake_receivers(cio_chan *c)
         if (cio__select_is_proxy(s))
             cio__select_fire(s, NULL);
         else
-            cio__wait_wake(s, cio_int(1));
+            cio__wait_wake_inline(s, cio_int(1));
     }
 }
 
@@ -100,7 +100,7 @@ void cio__chan_wake_senders(cio_chan *c)
         if (cio__select_is_proxy(s))
             cio__select_fire(s, NULL);
         else
-            cio__wait_wake(s, cio_int(0));
+            cio__wait_wake_inline(s, cio_int(0));
     }
 }
 
@@ -119,7 +119,7 @@ static int match_sender(cio_chan *c, cio__slot *s)
     if (cio__select_is_proxy(r))
         cio__select_fire(r, s);
     else
-        cio__wait_wake(r, cio_int(1));
+        cio__wait_wake_inline(r, cio_int(1));
     return 1;
 }
 
@@ -158,7 +158,7 @@ void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
     copy_elem(dst, s->u.w.arg.p, elem);
     s->u.w.prev = NULL;
     s->fut.flags |= CIO__FF_TAKEN;
-    cio__wait_wake(s, cio_int(0));
+    cio__wait_wake_inline(s, cio_int(0));
 }
 
 /* ---- the waits ---- */
@@ -348,7 +348,7 @@ void cio__chan_fill(cio__slot *r, const void *elem, size_t size)
     }
     copy_elem(r->u.w.arg.p, elem, size);
     r->fut.flags |= CIO__FF_MARK;
-    cio__wait_wake(r, cio_int(1));
+    cio__wait_wake_inline(r, cio_int(1));
 }
 
 /* Send: buffered, room now (reserved like a woken sender's; the element

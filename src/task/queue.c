@@ -205,7 +205,7 @@ static int wake_getters(cio_queue *q)
 
     while (q->len > q->reserved_items && (s = cio__waitq_pop(&q->getters)) != NULL) {
         q->reserved_items++;
-        cio__wait_wake(s, cio_int(0));
+        cio__wait_wake_inline(s, cio_int(0));
     }
     return CIO_CORO_DONE;
 }
@@ -219,7 +219,7 @@ static void wake_putters(cio_queue *q)
         return;
     while (room(q) && (s = cio__waitq_pop(&q->putters)) != NULL) {
         q->reserved_room++;
-        cio__wait_wake(s, cio_int(0));
+        cio__wait_wake_inline(s, cio_int(0));
     }
 }
 

@@ -222,6 +222,11 @@ cio_future *cio__wait_failed(cio_loop *loop, int err)
     return &s->fut;
 }
 
+void cio__wait_wake(cio__slot *s, cio_value v)
+{
+    cio__wait_wake_inline(s, v);
+}
+
 void cio__wait_fail(cio__slot *s, int err)
 {
     cio_value v;
