@@ -655,29 +655,11 @@ static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
     return s;
 }
 
-/* The same, queued last on q (cio__waitq_push) in the same stores. */
+/* The same, queued last on q. */
 static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__future_vt *vt,
                                        cio__waitq *q, cio_value arg)
 {
-    cio__slot *s = &t->slot;
-
-    s->fut.vt = vt;
-    s->fut.cb_tail = NULL;
-    s->fut.err = 0;
-    s->fut.state = CIO__PENDING;
-    s->fut.flags = CIO__FF_STATIC | CIO__FF_UNPINNED | CIO__FF_QUEUED;
-    s->fut.rc = 1;
-    s->u.w.q = q;
-    s->u.w.arg = arg;
-    s->u.w.next = NULL;
-    s->u.w.prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->u.w.next = s;
-    else
-        q->head = s;
-    q->tail = s;
-    CIO__TASK_AWAITING(t) = &s->fut;
-    co->wait_on = &s->fut;
+    cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
 }
 
 /* On resume, the hot case: the task awaits its own slot, a wait of vt
