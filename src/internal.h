@@ -573,6 +573,17 @@ static inline int cio__pool_task_walkable(const cio_loop *loop, size_t size)
 #endif
 }
 
+/* Append node to the list *head..*tail. */
+static inline void cio__node_append(cio__node **head, cio__node **tail, cio__node *node)
+{
+    node->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = node;
+    else
+        *head = node;
+    *tail = node;
+}
+
 /* Append a node to the ready queue (FIFO). Inline: every wake does it;
  * a closed loop that is not running lets the node go at once instead. */
 void cio__loop_schedule_closed(cio_loop *loop, cio__node *node);
@@ -582,12 +593,7 @@ static inline void cio__loop_schedule(cio_loop *loop, cio__node *node)
         cio__loop_schedule_closed(loop, node);
         return;
     }
-    node->next = NULL;
-    if (loop->ready_tail != NULL)
-        loop->ready_tail->next = node;
-    else
-        loop->ready_head = node;
-    loop->ready_tail = node;
+    cio__node_append(&loop->ready_head, &loop->ready_tail, node);
 }
 /* A task's step node runs this (task.c). */
 void cio__task_step(cio_loop *loop, cio__node *node);

@@ -16,17 +16,6 @@
 
 /* ---- the ready queue ---- */
 
-/* Append node to the list *head..*tail. */
-static inline void append_node(cio__node **head, cio__node **tail, cio__node *node)
-{
-    node->next = NULL;
-    if (*tail != NULL)
-        (*tail)->next = node;
-    else
-        *head = node;
-    *tail = node;
-}
-
 /* Nothing will run again: let the node release what it holds. */
 void cio__loop_schedule_closed(cio_loop *loop, cio__node *node)
 {
@@ -223,7 +212,7 @@ static void run_due_timers(cio_loop *loop, cio__node *node)
         t->node.next = NULL;
         if (started_since(t->seq, loop->due_seq)) {
             t->idx = CIO__TIMER_QUEUED;
-            append_node(&loop->carry_head, &loop->carry_tail, &t->node);
+            cio__node_append(&loop->carry_head, &loop->carry_tail, &t->node);
             continue;
         }
         run_node(loop, &t->node);
