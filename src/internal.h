@@ -289,13 +289,18 @@ static inline void cio__slot_init_embedded(cio__slot *s, cio_loop *loop)
     s->u.timer.idx = CIO__TIMER_IDLE;
 }
 /* A task's own slot is free again (the union an idle timer again; its
- * flags stay: TAKEN, if set, too); its pin on the task goes. */
-static inline void cio__own_slot_release(cio__slot *s, cio_future *task)
+ * flags stay: TAKEN, if set, too). */
+static inline void cio__own_slot_free(cio__slot *s)
 {
     cio__set_refs(&s->fut, 0);
     s->u.timer.seq = 0;                 /* whole words: no read-modify-write */
     s->u.timer.cancelled = 0;
     s->u.timer.idx = CIO__TIMER_IDLE;
+}
+/* ... and its pin on the task goes. */
+static inline void cio__own_slot_release(cio__slot *s, cio_future *task)
+{
+    cio__own_slot_free(s);
     if (!(s->fut.flags & CIO__FF_UNPINNED))
         cio__unpin(task);
 }
@@ -638,6 +643,19 @@ static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
     return cio__refs(&t->slot.fut) == 0 ? t : NULL;
 }
 
+/* The same when there is nothing to let go of (mostly: a statement's wait
+ * goes when it is read), calling nothing: else NULL, and the caller's slow
+ * path calls cio__await_task. */
+static inline cio__task *cio__await_task_now(cio_loop *loop, const cio_loop *home)
+{
+    cio__task *t;
+
+    if (home != loop || (t = loop->current) == NULL || CIO__TASK_AWAITING(t) != NULL
+        || cio__refs(&t->slot.fut) != 0)
+        return NULL;
+    return t;
+}
+
 /* Task t's free own slot as a started wait of vt on q, bringing arg; t
  * awaits it from frame co (its own or an inline CIO_CALL's). Its links
  * are the caller's to set: it queues the slot (cio__waitq_push) or
@@ -668,11 +686,12 @@ static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__fu
     cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
 }
 
-/* On resume, the hot case: the task awaits its own slot, a wait of vt
- * done without error, nobody else holding it, no cancellation to deliver.
- * Then the caller reads it as cio__await_resume would - vt's take if not
- * taken yet (cio__own_wait_untaken), the outcome into co - and frees the
- * slot (cio__own_wait_release): t. Else NULL: cio__await_resume. */
+/* On resume, the hot case: the task awaits its own slot as a statement's
+ * wait of vt (unpinned: no future was made), done without error, nobody
+ * else holding it, no cancellation to deliver. Then the caller reads it as
+ * cio__await_resume would - vt's take if not taken yet
+ * (cio__own_wait_untaken), the outcome into co - and frees the slot
+ * (cio__own_wait_release): t. Else NULL: cio__await_resume. */
 static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
                                              const cio__future_vt *vt)
 {
@@ -683,7 +702,7 @@ static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
         return NULL;
     f = CIO__TASK_AWAITING(t);
     if (f != &t->slot.fut || f->vt != vt || cio__refs(f) != 1 || f->state != CIO__DONE
-        || f->err != 0 || (co->flags & CIO_CORO_F_CANCEL))
+        || f->err != 0 || !(f->flags & CIO__FF_UNPINNED) || (co->flags & CIO_CORO_F_CANCEL))
         return NULL;
     return t;
 }
@@ -698,13 +717,13 @@ static inline int cio__own_wait_untaken(cio_future *f)
 }
 
 /* The slot read by the caller, its outcome put into co: the slot is free
- * again. */
+ * again (unpinned: nothing else to let go of). */
 static inline void cio__own_wait_release(cio__task *t, cio_coro *co)
 {
     t->slot.fut.flags |= CIO__FF_TAKEN | CIO__FF_RETRIEVED;
     co->wait_on = NULL;
     CIO__TASK_AWAITING(t) = NULL;
-    cio__own_slot_release(&t->slot, &t->fut);
+    cio__own_slot_free(&t->slot);
 }
 
 /* An outcome straight into the frame. */

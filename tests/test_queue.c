@@ -1103,6 +1103,22 @@ CIO_ASYNC(edges_main, cio_queue *q; cio_queue *other; cio_queue *shut; cio_futur
     PUT_TRY(self->other, str("p"));
     trace_addf(&tr, "other-put-%s", ename(CIO_ERROR));
 
+    /* right after an await whose future the task still holds (the
+     * statements let go of it first) */
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("after")), 0);
+    self->f1 = cio_future_new(loop);
+    ck_assert_int_eq(cio_future_set_ptr(self->f1, (void *)(uintptr_t)"set"), 0);
+    CIO_AWAIT(cio_future_ref(self->f1));
+    cio_future_unref(self->f1);                     /* the await holds it */
+    GET(self->q);
+    trace_addf(&tr, "got=%s", (const char *)CIO_RESULT.p);
+    self->f1 = cio_future_new(loop);
+    ck_assert_int_eq(cio_future_set_ptr(self->f1, NULL), 0);
+    CIO_AWAIT(self->f1);
+    PUT(self->q, str("again"));
+    GET(self->q);
+    trace_addf(&tr, "got=%s", (const char *)CIO_RESULT.p);
+
     cio_queue_shutdown(self->shut, 0);
     GET_TRY(self->shut);
     trace_addf(&tr, "shut-%s", ename(CIO_ERROR));
@@ -1158,7 +1174,8 @@ START_TEST(test_awaiting_statement_edges)
     /* f1, started first, was promised an item; a promise is a count, and
      * each takes the head when it reads (asyncio's woken getter too) */
     ck_assert_str_eq(tr.buf, "f1=y got=x other-CIO_EWRONGLOOP other-put-CIO_EWRONGLOOP "
-                             "shut-CIO_ESHUTDOWN shut-put-CIO_ESHUTDOWN finally=z");
+                             "got=after got=again shut-CIO_ESHUTDOWN shut-put-CIO_ESHUTDOWN "
+                             "finally=z");
     ck_assert_int_eq(cio_queue_free(shut), 0);
     ck_assert_uint_eq(cio_queue_qsize(q), 0);
     ck_assert_uint_eq(cio_queue_qsize(other), 1);   /* the item stayed */

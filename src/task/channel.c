@@ -479,6 +479,18 @@ cio_future *cio_chan_recv(cio_chan *c, void *dst)
 
 /* ---- awaited in place: CIO_CHAN_SEND / CIO_CHAN_RECV (internal.h) ---- */
 
+/* The generic ways: CIO_AWAIT of the future. */
+static CIO__NOINLINE int send_generic(cio_coro *co, cio_loop *loop, cio_chan *c,
+                                      const void *elem)
+{
+    return cio__await(co, loop, cio_chan_send(c, elem));
+}
+
+static CIO__NOINLINE int recv_generic(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
+{
+    return cio__await(co, loop, cio_chan_recv(c, dst));
+}
+
 int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem)
 {
     cio__task *t;
@@ -486,9 +498,11 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
 
     if (c == NULL || elem == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop, c->loop);
-    if (t == NULL || c->closed)
-        return cio__await(co, loop, cio_chan_send(c, elem));
+    t = cio__await_task_now(loop, c->loop);
+    if (t == NULL && (t = cio__await_task(loop, c->loop)) == NULL)
+        return send_generic(co, loop, c, elem);
+    if (c->closed)
+        return send_generic(co, loop, c, elem);
     if (c->cap > 0 && room_now(c)) {        /* send_now's work */
         cio__chan_put(c, elem);
         cio__chan_wake_receivers(c);
@@ -501,16 +515,16 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
     return CIO_CORO_PENDING;
 }
 
+/* The hot case: an unbuffered send its receiver took (anything else,
+ * a buffered one's take included: cio__await_resume). */
 void cio__chan_send_resume(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = cio__own_wait_woken(loop, co, &send_vt);
 
-    if (t == NULL) {
+    if (t == NULL || !(t->slot.fut.flags & CIO__FF_TAKEN)) {
         cio__await_resume(co, loop);
         return;
     }
-    if (cio__own_wait_untaken(&t->slot.fut))
-        send_take(&t->slot.fut);            /* buffered: into the room kept */
     cio__own_wait_release(t, co);
     cio__await_outcome(co, 0, cio_int(0));
 }
@@ -522,9 +536,9 @@ int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
 
     if (c == NULL || dst == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop, c->loop);
-    if (t == NULL)
-        return cio__await(co, loop, cio_chan_recv(c, dst));
+    t = cio__await_task_now(loop, c->loop);
+    if (t == NULL && (t = cio__await_task(loop, c->loop)) == NULL)
+        return recv_generic(co, loop, c, dst);
     err = cio_chan_try_recv(c, dst);        /* recv_now's work */
     if (err == 0)
         return cio__await_outcome(co, 0, cio_int(1));

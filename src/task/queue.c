@@ -198,8 +198,9 @@ static int room_now(const cio_queue *q)
 }
 
 /* Promise items to waiting getters. Returns CIO_CORO_DONE: a put done at
- * once ends with it (a tail call). */
-static int wake_getters(cio_queue *q)
+ * once ends with it (a tail call, out of line: the put saves no
+ * registers). */
+static CIO__NOINLINE int wake_getters(cio_queue *q)
 {
     cio__slot *s;
 
@@ -211,16 +212,21 @@ static int wake_getters(cio_queue *q)
 }
 
 /* Promise room to waiting putters. */
-static void wake_putters(cio_queue *q)
+static CIO__NOINLINE void wake_putters_now(cio_queue *q)
 {
     cio__slot *s;
 
-    if (cio__waitq_empty(&q->putters))
-        return;
     while (room(q) && (s = cio__waitq_pop(&q->putters)) != NULL) {
         q->reserved_room++;
         cio__wait_wake_inline(s, cio_int(0));
     }
+}
+
+/* Inline, the test whether any putter waits. */
+static inline void wake_putters(cio_queue *q)
+{
+    if (!cio__waitq_empty(&q->putters))
+        wake_putters_now(q);
 }
 
 static cio_queue *owner(const cio__slot *s, size_t offset)
@@ -494,18 +500,61 @@ cio_future *cio_queue_get(cio_queue *q)
 
 /* ---- awaited in place: CIO_QUEUE_PUT / CIO_QUEUE_GET (internal.h) ---- */
 
-int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
+/* Room for the put now (putter_now's test); `grow`: an unbounded queue
+ * may grow its array for it (a call: the slow path only). */
+static int put_fits(cio_queue *q, int grow)
 {
-    cio__task *t;
+    return !q->shutdown && room_now(q) && (q->len < q->cap || (grow && reserve(q) == 0));
+}
 
-    if (q == NULL)
-        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop, q->loop);
-    if (t == NULL || q->shutdown || !room_now(q) || reserve(q) != 0)
-        return cio__await(co, loop, cio_queue_put(q, item));
-    push(q, item);                          /* putter_now's work */
+/* The put done at once (putter_now's work), ending in a tail call. */
+static int put_now(cio_coro *co, cio_queue *q, cio_value item)
+{
+    push(q, item);
     cio__await_outcome(co, 0, cio_int(0));
     return wake_getters(q);
+}
+
+/* Off the fast path: let go of the last await, then the fast way if it is
+ * open now, else the generic one. Out of line, so the fast path saves no
+ * registers. */
+static CIO__NOINLINE int put_in_slow(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
+{
+    if (cio__await_task(loop, q->loop) != NULL && put_fits(q, 1))
+        return put_now(co, q, item);
+    return cio__await(co, loop, cio_queue_put(q, item));
+}
+
+int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
+{
+    if (q == NULL)
+        return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
+    if (cio__await_task_now(loop, q->loop) == NULL || !put_fits(q, 0))
+        return put_in_slow(co, loop, q, item);
+    return put_now(co, q, item);
+}
+
+/* The generic way: CIO_AWAIT of the future. */
+static CIO__NOINLINE int get_generic(cio_coro *co, cio_loop *loop, cio_queue *q)
+{
+    return cio__await(co, loop, cio_queue_get(q));
+}
+
+/* A LIFO's or priority queue's item at once (a call: out of line). */
+static CIO__NOINLINE int get_now_sorted(cio_coro *co, cio_queue *q)
+{
+    cio__await_outcome(co, 0, pop_sorted(q));
+    wake_putters(q);
+    return CIO_CORO_DONE;
+}
+
+/* The last await still to let go of, or no task: let go, then the fast way
+ * if it is open now. */
+static CIO__NOINLINE int get_in_slow(cio_coro *co, cio_loop *loop, cio_queue *q)
+{
+    if (cio__await_task(loop, q->loop) != NULL)
+        return cio__queue_get_in(co, loop, q);
+    return get_generic(co, loop, q);
 }
 
 int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
@@ -514,32 +563,34 @@ int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
 
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task(loop, q->loop);
+    t = cio__await_task_now(loop, q->loop);
     if (t == NULL)
-        return cio__await(co, loop, cio_queue_get(q));
+        return get_in_slow(co, loop, q);
     if (q->len > q->reserved_items) {       /* getter_now's work */
-        cio_value v = pop(q);
-
+        if (q->kind != CIO_QUEUE_FIFO)
+            return get_now_sorted(co, q);
+        cio__await_outcome(co, 0, pop(q));
         wake_putters(q);
-        return cio__await_outcome(co, 0, v);
+        return CIO_CORO_DONE;
     }
     if (q->shutdown)
-        return cio__await(co, loop, cio_queue_get(q));
+        return get_generic(co, loop, q);
     cio__own_wait_queue(t, co, &get_vt, &q->getters, cio_int(0));  /* get_start's */
     return CIO_CORO_PENDING;
 }
 
-/* getter_take and read_own_wait's work, with the item straight into co. */
+/* getter_take and read_own_wait's work, with the item straight into co:
+ * a FIFO's item (any other: cio__await_resume). */
 void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
 {
     cio__task *t = cio__own_wait_woken(loop, co, &get_vt);
     cio_queue *q;
 
-    if (t == NULL || (t->slot.fut.flags & CIO__FF_TAKEN)) {
+    if (t == NULL || (t->slot.fut.flags & CIO__FF_TAKEN)
+        || (q = GETTERS_OF(&t->slot))->kind != CIO_QUEUE_FIFO) {
         cio__await_resume(co, loop);
         return;
     }
-    q = GETTERS_OF(&t->slot);
     q->reserved_items--;
     cio__own_wait_release(t, co);
     if (q->len == 0) {                      /* dropped by shutdown(immediate) */
