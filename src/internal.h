@@ -186,8 +186,14 @@ static inline void cio__future_init(cio_future *f, cio_loop *loop, const cio__fu
     f->flags = 0;
     f->rc = 1;                  /* one reference, no cancel request */
 }
-/* Complete f (pending) and schedule its callbacks. */
+/* Complete f (pending) and schedule its callbacks (cio__future_finish_inline,
+ * after the loop's layout, is the same inline: for the hot paths of queues
+ * and channels). */
 void cio__future_finish(cio_future *f, int state, int err, cio_value v);
+/* What a public done callback's node runs (future.c). */
+void cio__future_cb_run(cio_loop *loop, cio__node *node);
+/* The rest of finishing: a ring of callbacks, or a public one. */
+void cio__future_finish_ring(cio_future *f, cio__node *tail);
 /* Register an internal waiter node (the waiter holds its own reference).
  * Inline for the common case, the first waiter of a pending future that
  * is not lazy; the rest in cio__future_add_waiter_any. */
@@ -603,20 +609,26 @@ static inline void cio__loop_schedule(cio_loop *loop, cio__node *node)
 /* A task's step node runs this (task.c). */
 void cio__task_step(cio_loop *loop, cio__node *node);
 
-static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)
+static inline void cio__future_finish_inline(cio_future *f, int state, int err, cio_value v)
 {
-    cio__node *tail = s->fut.cb_tail;
+    cio__node *tail = f->cb_tail;
 
-    cio__waitq_remove(s);
-    if (tail != NULL && tail->next == tail && tail->run == cio__task_step) {
-        /* its one waiter is a task: cio__future_finish's common case */
-        s->fut.state = CIO__DONE;
-        s->fut.err = 0;
-        s->fut.result = v;
-        cio__loop_schedule(s->fut.loop, tail);
+    f->state = (uint8_t)state;
+    f->err = (int16_t)err;
+    f->result = v;          /* replaces cb_tail */
+    if (tail == NULL)
+        return;
+    if (tail->next == tail && tail->run != cio__future_cb_run) {
+        cio__loop_schedule(f->loop, tail);  /* one internal waiter (a task): the common case */
         return;
     }
-    cio__future_finish(&s->fut, CIO__DONE, 0, v);
+    cio__future_finish_ring(f, tail);
+}
+
+static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)
+{
+    cio__waitq_remove(s);
+    cio__future_finish_inline(&s->fut, CIO__DONE, 0, v);
 }
 
 /* ---- waits awaited in place (CIO_QUEUE_GET, CIO_CHAN_RECV...) ----
@@ -630,22 +642,8 @@ static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)
  * behaves exactly as written out. */
 
 /* The current task, awaiting a primitive of loop `home` (never NULL), with
- * its last await let go and its own slot free; or NULL - no task, another
- * loop, a busy slot - and then take the generic way. */
-static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
-{
-    cio__task *t;
-
-    if (home != loop || (t = loop->current) == NULL)
-        return NULL;
-    if (CIO__TASK_AWAITING(t) != NULL)
-        cio__await_release(loop);
-    return cio__refs(&t->slot.fut) == 0 ? t : NULL;
-}
-
-/* The same when there is nothing to let go of (mostly: a statement's wait
- * goes when it is read), calling nothing: else NULL, and the caller's slow
- * path calls cio__await_task. */
+ * nothing left of its last await (mostly: a statement's wait goes when it
+ * is read) and its own slot free; else NULL. Calls nothing. */
 static inline cio__task *cio__await_task_now(cio_loop *loop, const cio_loop *home)
 {
     cio__task *t;
@@ -654,6 +652,15 @@ static inline cio__task *cio__await_task_now(cio_loop *loop, const cio_loop *hom
         || cio__refs(&t->slot.fut) != 0)
         return NULL;
     return t;
+}
+
+/* The same after letting go of the last await; NULL - no task, another
+ * loop, a busy slot - means: take the generic way. */
+static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
+{
+    if (home == loop && loop->current != NULL && CIO__TASK_AWAITING(loop->current) != NULL)
+        cio__await_release(loop);
+    return cio__await_task_now(loop, home);
 }
 
 /* Task t's free own slot as a started wait of vt on q, bringing arg; t
@@ -666,12 +673,8 @@ static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
 {
     cio__slot *s = &t->slot;
 
-    s->fut.vt = vt;
-    s->fut.cb_tail = NULL;
-    s->fut.err = 0;
-    s->fut.state = CIO__PENDING;
+    cio__future_init(&s->fut, s->fut.loop, vt);
     s->fut.flags = CIO__FF_STATIC | CIO__FF_UNPINNED;
-    s->fut.rc = 1;
     s->u.w.q = q;
     s->u.w.arg = arg;
     CIO__TASK_AWAITING(t) = &s->fut;

@@ -34,33 +34,11 @@ static const char *ename(int err)
 static int in_place;
 
 #define SEND_TRY(c, p)                                                        \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_CHAN_SEND_TRY(c, p);                                          \
-        else                                                                  \
-            CIO_AWAIT_TRY(cio_chan_send(c, p));                               \
-    } while (0)
+    SPELLING(in_place, CIO_CHAN_SEND_TRY(c, p), CIO_AWAIT_TRY(cio_chan_send(c, p)))
 #define RECV_TRY(c, p)                                                        \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_CHAN_RECV_TRY(c, p);                                          \
-        else                                                                  \
-            CIO_AWAIT_TRY(cio_chan_recv(c, p));                               \
-    } while (0)
-#define SEND(c, p)                                                            \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_CHAN_SEND(c, p);                                              \
-        else                                                                  \
-            CIO_AWAIT(cio_chan_send(c, p));                                   \
-    } while (0)
-#define RECV(c, p)                                                            \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_CHAN_RECV(c, p);                                              \
-        else                                                                  \
-            CIO_AWAIT(cio_chan_recv(c, p));                                   \
-    } while (0)
+    SPELLING(in_place, CIO_CHAN_RECV_TRY(c, p), CIO_AWAIT_TRY(cio_chan_recv(c, p)))
+#define SEND(c, p) SPELLING(in_place, CIO_CHAN_SEND(c, p), CIO_AWAIT(cio_chan_send(c, p)))
+#define RECV(c, p) SPELLING(in_place, CIO_CHAN_RECV(c, p), CIO_AWAIT(cio_chan_recv(c, p)))
 
 /* ------------------------------------------------------------------------
  * Workers (int channels)

@@ -36,34 +36,11 @@ static cio_value str(const char *s)
  * tcase_add_loop_test picks. */
 static int in_place;
 
-#define GET_TRY(q)                                                            \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_QUEUE_GET_TRY(q);                                             \
-        else                                                                  \
-            CIO_AWAIT_TRY(cio_queue_get(q));                                  \
-    } while (0)
+#define GET_TRY(q) SPELLING(in_place, CIO_QUEUE_GET_TRY(q), CIO_AWAIT_TRY(cio_queue_get(q)))
 #define PUT_TRY(q, item)                                                      \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_QUEUE_PUT_TRY(q, item);                                       \
-        else                                                                  \
-            CIO_AWAIT_TRY(cio_queue_put(q, item));                            \
-    } while (0)
-#define GET(q)                                                                \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_QUEUE_GET(q);                                                 \
-        else                                                                  \
-            CIO_AWAIT(cio_queue_get(q));                                      \
-    } while (0)
-#define PUT(q, item)                                                          \
-    do {                                                                      \
-        if (in_place)                                                         \
-            CIO_QUEUE_PUT(q, item);                                           \
-        else                                                                  \
-            CIO_AWAIT(cio_queue_put(q, item));                                \
-    } while (0)
+    SPELLING(in_place, CIO_QUEUE_PUT_TRY(q, item), CIO_AWAIT_TRY(cio_queue_put(q, item)))
+#define GET(q) SPELLING(in_place, CIO_QUEUE_GET(q), CIO_AWAIT(cio_queue_get(q)))
+#define PUT(q, item) SPELLING(in_place, CIO_QUEUE_PUT(q, item), CIO_AWAIT(cio_queue_put(q, item)))
 
 /* get_nowait of a string item into the trace: "get=x" or "get-ERROR". */
 static void trace_get_nowait(cio_queue *q, const char *label)

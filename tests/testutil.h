@@ -129,6 +129,17 @@ static __attribute__((unused)) void record_report(cio_loop *loop, const cio_exce
     r->count++;
 }
 
+/* One of two spellings of the same await: `in_place` when `flag` (the
+ * awaiting statement, CIO_QUEUE_GET...), else `future` (CIO_AWAIT of the
+ * future). Suites that run every test both ways pick with it. */
+#define SPELLING(flag, in_place, future)                                      \
+    do {                                                                      \
+        if (flag)                                                             \
+            in_place;                                                         \
+        else                                                                  \
+            future;                                                           \
+    } while (0)
+
 /* A new loop whose handler records into r (zeroed here). */
 static inline cio_loop *loop_with_reports(reports *r)
 {

@@ -111,18 +111,13 @@ typedef struct cio_task_type {
 
 /* Suspend at resume point n if `call` (cio__await, cio__yield) says so,
  * and read the outcome on resume. */
-#define CIO__SUSPEND_IF_N(n, call)                                            \
-    do {                                                                      \
-        if ((call) == CIO_CORO_PENDING) {                                     \
-            CIO__CORO_SUSPEND_N(&self->cio, n, self->cio.wait_on);            \
-            cio__await_resume(&self->cio, loop);                              \
-        }                                                                     \
-    } while (0)
+#define CIO__SUSPEND_IF_N(n, call) CIO__AWAIT_IN_N(n, call, cio__await_resume)
 
-/* An awaiting statement of a primitive (CIO_QUEUE_GET, CIO_CHAN_RECV...):
- * `run` does the operation at once or starts it as the task's wait
- * (CIO_CORO_PENDING); `resume(co, loop)` reads the outcome when the task
- * runs again. CIO__AWAIT_RAISE propagates an error. */
+/* The same with the reader of its own: an awaiting statement of a
+ * primitive (CIO_QUEUE_GET, CIO_CHAN_RECV...), where `run` does the
+ * operation at once or starts it as the task's wait (CIO_CORO_PENDING) and
+ * `resume(co, loop)` reads the outcome when the task runs again.
+ * CIO__AWAIT_RAISE propagates an error. */
 #define CIO__AWAIT_IN_N(n, run, resume)                                       \
     do {                                                                      \
         if ((run) == CIO_CORO_PENDING) {                                      \

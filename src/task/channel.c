@@ -108,7 +108,7 @@ void cio__chan_wake_senders(cio_chan *c)
 
 /* Sender s (a plain sender slot, not queued) meets the first waiting
  * receiver, if any: that receiver is woken, matched to s. 1 if matched. */
-static int match_sender(cio_chan *c, cio__slot *s)
+static inline int match_sender(cio_chan *c, cio__slot *s)
 {
     cio__slot *r = cio__waitq_pop(&c->receivers);
 
@@ -491,6 +491,23 @@ static CIO__NOINLINE int recv_generic(cio_coro *co, cio_loop *loop, cio_chan *c,
     return cio__await(co, loop, cio_chan_recv(c, dst));
 }
 
+/* The last await still to let go of, or no task: let go, then the fast way
+ * if it is open now (queue.c's get_in_slow). */
+static CIO__NOINLINE int send_in_slow(cio_coro *co, cio_loop *loop, cio_chan *c,
+                                      const void *elem)
+{
+    if (cio__await_task(loop, c->loop) != NULL)
+        return cio__chan_send_in(co, loop, c, elem);
+    return send_generic(co, loop, c, elem);
+}
+
+static CIO__NOINLINE int recv_in_slow(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
+{
+    if (cio__await_task(loop, c->loop) != NULL)
+        return cio__chan_recv_in(co, loop, c, dst);
+    return recv_generic(co, loop, c, dst);
+}
+
 int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem)
 {
     cio__task *t;
@@ -498,9 +515,8 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
 
     if (c == NULL || elem == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task_now(loop, c->loop);
-    if (t == NULL && (t = cio__await_task(loop, c->loop)) == NULL)
-        return send_generic(co, loop, c, elem);
+    if ((t = cio__await_task_now(loop, c->loop)) == NULL)
+        return send_in_slow(co, loop, c, elem);
     if (c->closed)
         return send_generic(co, loop, c, elem);
     if (c->cap > 0 && room_now(c)) {        /* send_now's work */
@@ -536,9 +552,8 @@ int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
 
     if (c == NULL || dst == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    t = cio__await_task_now(loop, c->loop);
-    if (t == NULL && (t = cio__await_task(loop, c->loop)) == NULL)
-        return recv_generic(co, loop, c, dst);
+    if ((t = cio__await_task_now(loop, c->loop)) == NULL)
+        return recv_in_slow(co, loop, c, dst);
     err = cio_chan_try_recv(c, dst);        /* recv_now's work */
     if (err == 0)
         return cio__await_outcome(co, 0, cio_int(1));

@@ -17,7 +17,6 @@ typedef struct cio__cb {
     void *arg;
 } cio__cb;
 
-static void cb_run(cio_loop *loop, cio__node *node);
 
 const cio__future_vt cio__plain_future_vt = { .kind = "Future", .settable = 1 };
 
@@ -66,7 +65,7 @@ static void drop_callbacks(cio_future *f)
     f->cb_tail = NULL;
     for (;;) {
         next = n->next;
-        if (n->run == cb_run)
+        if (n->run == cio__future_cb_run)
             cio__pool_free(f->loop, CIO__CONTAINER_OF(n, cio__cb, node), sizeof(cio__cb));
         if (n == tail)
             break;
@@ -144,22 +143,17 @@ void *cio_future_ptr(cio_future *f)
 
 void cio__future_finish(cio_future *f, int state, int err, cio_value v)
 {
-    cio__node *tail = f->cb_tail, *n;
+    cio__future_finish_inline(f, state, err, v);
+}
 
-    f->state = (uint8_t)state;
-    f->err = (int16_t)err;
-    f->result = v;          /* replaces cb_tail */
-    if (tail == NULL)
-        return;
-    if (tail->next == tail && tail->run != cb_run) {
-        cio__loop_schedule(f->loop, tail);  /* one waiter, a task: the common case */
-        return;
-    }
+void cio__future_finish_ring(cio_future *f, cio__node *tail)
+{
+    cio__node *n = tail;
+
     /* Each public callback pins the future until it has run. */
-    n = tail;
     do {
         n = n->next;
-        if (n->run == cb_run)
+        if (n->run == cio__future_cb_run)
             cio__pin(f);
     } while (n != tail);
     cio__loop_schedule_ring(f->loop, tail);
@@ -292,7 +286,7 @@ void cio__future_detach(cio_future *f, cio__node *node)
         cio__loop_unschedule(f->loop, node);
 }
 
-static void cb_run(cio_loop *loop, cio__node *node)
+void cio__future_cb_run(cio_loop *loop, cio__node *node)
 {
     cio__cb *cb = CIO__CONTAINER_OF(node, cio__cb, node);
     cio_future *f = cb->fut;
@@ -318,7 +312,7 @@ int cio_future_add_done_callback(cio_future *f, cio_done_fn fn, void *arg)
     cb = cio__pool_alloc(f->loop, sizeof *cb);
     if (cb == NULL)
         return CIO_ENOMEM;
-    cb->node.run = cb_run;
+    cb->node.run = cio__future_cb_run;
     cb->fut = f;
     cb->fn = fn;
     cb->arg = arg;
@@ -341,7 +335,7 @@ int cio_future_remove_done_callback(cio_future *f, cio_done_fn fn, void *arg)
         int last = (n == tail);
 
         next = n->next;
-        if (n->run == cb_run) {
+        if (n->run == cio__future_cb_run) {
             cio__cb *cb = CIO__CONTAINER_OF(n, cio__cb, node);
 
             if (cb->fn == fn && cb->arg == arg) {
