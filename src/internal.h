@@ -31,10 +31,13 @@ void *cio__no_heap_build_cannot_allocate(size_t size);
 #define CIO__PREFETCH_AHEAD 8
 
 /* Keep a rare path out of its hot caller, which then saves no registers. */
+/* And a hot path into its caller, whatever the compiler's size limits. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define CIO__NOINLINE __attribute__((noinline))
+#  define CIO__ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #  define CIO__NOINLINE
+#  define CIO__ALWAYS_INLINE inline
 #endif
 
 #define CIO__CONTAINER_OF(ptr, type, member)                                  \
@@ -606,8 +609,44 @@ static inline void cio__loop_schedule(cio_loop *loop, cio__node *node)
     }
     cio__node_append(&loop->ready_head, &loop->ready_tail, node);
 }
-/* A task's step node runs this (task.c). */
+/* A task's step node runs this (task.c): cio__task_step_inline, which the
+ * loop's iteration also runs in place for a task's node (a switch between
+ * two tasks then makes no call and saves no registers). */
 void cio__task_step(cio_loop *loop, cio__node *node);
+/* Its rare sides, out of line (task.c): a step that may not run as usual
+ * (the loop closing, the task done, a cancel to deliver; 0: do not run it),
+ * a step that ended the task or yielded, a cancel that came while it ran. */
+int cio__task_step_enter(cio_loop *loop, cio__task *t);
+void cio__task_step_ended(cio_loop *loop, cio__task *t, int rc);
+void cio__task_step_cancel_awaited(cio__task *t, cio_future *f);
+
+/* One step of a task: run its coroutine once, then wait on what it awaits
+ * (asyncio's Task.__step and its done callback). */
+static inline void cio__task_step_inline(cio_loop *loop, cio__node *node)
+{
+    cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
+    cio__task *prev;
+    cio_future *f;
+    int rc;
+
+    if ((loop->closing || t->fut.state != CIO__PENDING || (t->fut.flags & CIO__TF_MUST_CANCEL))
+        && !cio__task_step_enter(loop, t))
+        return;
+    t->fut.flags = (uint8_t)((t->fut.flags & ~CIO__TF_WAITING) | CIO__TF_STARTED);
+    prev = loop->current;
+    loop->current = t;
+    rc = t->type->step(CIO__TASK_FRAME(t), loop);
+    loop->current = prev;
+    f = CIO__TASK_AWAITING(t);
+    if (rc == CIO_CORO_DONE || f == NULL || f->state != CIO__PENDING) {
+        cio__task_step_ended(loop, t, rc);
+        return;
+    }
+    t->fut.flags |= CIO__TF_WAITING;
+    cio__future_add_waiter(f, node);
+    if (t->fut.flags & CIO__TF_MUST_CANCEL)
+        cio__task_step_cancel_awaited(t, f);
+}
 
 static inline void cio__future_finish_inline(cio_future *f, int state, int err, cio_value v)
 {

@@ -183,6 +183,8 @@ static inline void run_node(cio_loop *loop, cio__node *n)
 {
     if (loop->debug_slow >= 0 && n != &loop->due_node)
         run_timed(loop, n);
+    else if (n->run == cio__task_step)
+        cio__task_step_inline(loop, n);     /* a task switch: no call */
     else
         n->run(loop, n);
 }
@@ -287,7 +289,7 @@ void cio_loop_set_debug(cio_loop *loop, double slow)
 
 /* Inline in run_batch: with one task ready per iteration (two tasks
  * passing a value), the iteration's own cost counts. */
-static inline unsigned long run_once(cio_loop *loop)
+static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
 {
     cio__node *n, *next;
     unsigned long ran = 0;
@@ -334,13 +336,13 @@ unsigned long cio__loop_run_once(cio_loop *loop)
 
 void cio__loop_run_batch(cio_loop *loop)
 {
-    unsigned long nodes = run_once(loop);
+    unsigned long nodes = 0;
     int i;
 
-    for (i = 1; i < BATCH_ITERATIONS && nodes < BATCH_NODES; i++) {
-        if (loop->stopping || loop->ready_head == NULL)
+    for (i = 0; i < BATCH_ITERATIONS && nodes < BATCH_NODES; i++) {
+        if (i > 0 && (loop->stopping || loop->ready_head == NULL))
             break;
-        nodes += run_once(loop);
+        nodes += run_once(loop);    /* one copy of it inline */
     }
 }
 

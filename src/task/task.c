@@ -462,44 +462,43 @@ static void task_finish(cio__task *t, int err, cio_value result)
     cio__unpin(&t->fut);               /* the loop's reference */
 }
 
-void cio__task_step(cio_loop *loop, cio__node *node)
+/* The rare sides of cio__task_step_inline (internal.h), out of line. */
+
+int cio__task_step_enter(cio_loop *loop, cio__task *t)
 {
-    cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
     cio_coro *co = CIO__TASK_FRAME(t);
-    cio__task *prev;
-    cio_future *f;
-    int rc;
 
     if (loop->closing || t->fut.state != CIO__PENDING)
-        return;
-    if (t->fut.flags & CIO__TF_MUST_CANCEL) {
-        if (!(t->fut.flags & CIO__TF_STARTED)) {   /* never ran: it never will (T2) */
-            t->fut.flags &= ~CIO__TF_WAITING;
-            task_finish(t, CIO_ECANCELLED, co->result);
-            return;
-        }
-        t->fut.flags &= ~CIO__TF_MUST_CANCEL;
-        co->flags |= CIO_CORO_F_CANCEL;
+        return 0;
+    if (!(t->fut.flags & CIO__TF_STARTED)) {   /* cancelled, never ran: it never will (T2) */
+        t->fut.flags &= ~CIO__TF_WAITING;
+        task_finish(t, CIO_ECANCELLED, co->result);
+        return 0;
     }
-    t->fut.flags = (uint8_t)((t->fut.flags & ~CIO__TF_WAITING) | CIO__TF_STARTED);
-    prev = loop->current;
-    loop->current = t;
-    rc = t->type->step(co, loop);
-    loop->current = prev;
-    if (rc == CIO_CORO_DONE) {
+    t->fut.flags &= ~CIO__TF_MUST_CANCEL;
+    co->flags |= CIO_CORO_F_CANCEL;
+    return 1;
+}
+
+void cio__task_step_ended(cio_loop *loop, cio__task *t, int rc)
+{
+    cio_coro *co = CIO__TASK_FRAME(t);
+
+    if (rc == CIO_CORO_DONE)
         task_finish(t, co->err, co->result);
-        return;
-    }
-    f = CIO__TASK_AWAITING(t);
-    if (f == NULL || f->state != CIO__PENDING) {
+    else
         cio__loop_schedule(loop, &t->step);     /* a yield: one iteration */
-        return;
-    }
-    t->fut.flags |= CIO__TF_WAITING;
-    cio__future_add_waiter(f, &t->step);
-    if ((t->fut.flags & CIO__TF_MUST_CANCEL)
-        && cio_future_cancel(f, pending_cancel_msg(t)))
+}
+
+void cio__task_step_cancel_awaited(cio__task *t, cio_future *f)
+{
+    if (cio_future_cancel(f, pending_cancel_msg(t)))
         t->fut.flags &= ~CIO__TF_MUST_CANCEL;     /* the awaited future carries it */
+}
+
+void cio__task_step(cio_loop *loop, cio__node *node)
+{
+    cio__task_step_inline(loop, node);
 }
 
 /* asyncio's Task.cancel: cancel what the task waits on, else deliver
