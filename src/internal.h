@@ -352,13 +352,21 @@ static inline void cio__waitq_remove(cio__slot *s)
         q->tail = s->u.w.prev;
     s->u.w.prev = s->u.w.next = NULL;     /* u.w.q stays: the owner */
 }
-/* The first waiter, out of the queue; NULL if none. */
+/* The first waiter, out of the queue; NULL if none. (cio__waitq_remove
+ * with what the head implies: queued, no previous one.) */
 static inline cio__slot *cio__waitq_pop(cio__waitq *q)
 {
     cio__slot *s = q->head;
 
-    if (s != NULL)
-        cio__waitq_remove(s);
+    if (s == NULL)
+        return NULL;
+    s->fut.flags &= ~CIO__FF_QUEUED;
+    q->head = s->u.w.next;
+    if (q->head != NULL)
+        q->head->u.w.prev = NULL;
+    else
+        q->tail = NULL;
+    s->u.w.next = NULL;
     return s;
 }
 static inline int cio__waitq_empty(const cio__waitq *q)

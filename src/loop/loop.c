@@ -179,7 +179,7 @@ static void run_timed(cio_loop *loop, cio__node *n);
 
 /* Run a node; in debug mode timed, each due timer too, but not due_node,
  * which only runs them. */
-static inline void run_node(cio_loop *loop, cio__node *n)
+static CIO__ALWAYS_INLINE void run_node(cio_loop *loop, cio__node *n)
 {
     if (loop->debug_slow >= 0 && n != &loop->due_node)
         run_timed(loop, n);

@@ -529,8 +529,9 @@ int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item
 {
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    if (cio__await_task_now(loop, q->loop) == NULL || !put_fits(q, 0))
-        return put_in_slow(co, loop, q, item);
+    if (cio__await_task_now(loop, q->loop) == NULL || q->kind != CIO_QUEUE_FIFO
+        || !put_fits(q, 0))
+        return put_in_slow(co, loop, q, item);  /* a sorted push is a call */
     return put_now(co, q, item);
 }
 
