@@ -42,6 +42,11 @@ static const cio__future_vt send_vt = {
 
 /* Copy one element: a word or less inline (memcpy of a constant size
  * compiles to a move), the rest through memcpy. */
+static CIO__NOINLINE void copy_any(void *dst, const void *src, size_t size)
+{
+    memcpy(dst, src, size);
+}
+
 static inline void copy_elem(void *dst, const void *src, size_t size)
 {
     if (size == sizeof(void *))
@@ -49,7 +54,7 @@ static inline void copy_elem(void *dst, const void *src, size_t size)
     else if (size == 4)
         memcpy(dst, src, 4);
     else
-        memcpy(dst, src, size);
+        copy_any(dst, src, size);
 }
 
 static char *elem_at(cio_chan *c, size_t i)
@@ -148,8 +153,9 @@ void cio__chan_unmatch(cio_chan *c, cio__slot *s)
         cio__waitq_push_front(&c->senders, s);
 }
 
-/* A receiver takes from the matched sender s: copy, and let s go. */
-void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
+/* A receiver takes from the matched sender s: copy, and let s go (inline:
+ * a receive that finds its sender waiting does it). */
+static inline void take_from(cio__slot *s, void *dst, size_t elem)
 {
     if (cio__select_is_proxy(s)) {
         cio__select_sent(s, dst, elem);
@@ -159,6 +165,11 @@ void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
     s->u.w.prev = NULL;
     s->fut.flags |= CIO__FF_TAKEN;
     cio__wait_wake_inline(s, cio_int(0));
+}
+
+void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
+{
+    take_from(s, dst, elem);
 }
 
 /* ---- the waits ---- */
@@ -178,7 +189,7 @@ static void recv_take(cio_future *f)
         cio__slot *s = r->u.w.next;
 
         r->u.w.next = NULL;
-        cio__chan_take_from(s, r->u.w.arg.p, c->elem);
+        take_from(s, r->u.w.arg.p, c->elem);
     } else {
         f->err = CIO_EBROKEN;           /* its sender vanished (loop teardown) */
         return;
@@ -402,12 +413,11 @@ cio_future *cio_chan_send(cio_chan *c, const void *elem)
                           &c->lazy, send_start);
 }
 
-int cio_chan_try_recv(cio_chan *c, void *dst)
+/* cio_chan_try_recv's work (inline: a statement's receive does it too). */
+static inline int try_recv(cio_chan *c, void *dst)
 {
     cio__slot *s;
 
-    if (c == NULL || dst == NULL)
-        return CIO_EINVAL;
     if (c->cap > 0) {
         if (c->len > c->reserved_items) {
             cio__chan_get(c, dst);
@@ -415,10 +425,17 @@ int cio_chan_try_recv(cio_chan *c, void *dst)
             return 0;
         }
     } else if ((s = cio__waitq_pop(&c->senders)) != NULL) {
-        cio__chan_take_from(s, dst, c->elem);
+        take_from(s, dst, c->elem);
         return 0;
     }
     return c->closed ? CIO_ECLOSED : CIO_EEMPTY;
+}
+
+int cio_chan_try_recv(cio_chan *c, void *dst)
+{
+    if (c == NULL || dst == NULL)
+        return CIO_EINVAL;
+    return try_recv(c, dst);
 }
 
 /* Receive: an element ready (reserved like a woken receiver's, so it is
@@ -554,7 +571,7 @@ int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
     if ((t = cio__await_task_now(loop, c->loop)) == NULL)
         return recv_in_slow(co, loop, c, dst);
-    err = cio_chan_try_recv(c, dst);        /* recv_now's work */
+    err = try_recv(c, dst);                 /* recv_now's work */
     if (err == 0)
         return cio__await_outcome(co, 0, cio_int(1));
     if (err != CIO_EEMPTY)                  /* closed and drained */

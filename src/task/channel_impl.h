@@ -29,7 +29,11 @@ void cio__chan_take_from(cio__slot *sender, void *dst, size_t elem);
 void cio__chan_fill(cio__slot *receiver, const void *elem, size_t size);
 
 /* select.c: proxies are the slots a select queues on each channel. */
-int cio__select_is_proxy(const cio__slot *s);
+extern const cio__future_vt cio__select_proxy_vt;
+static inline int cio__select_is_proxy(const cio__slot *s)
+{
+    return s->fut.vt == &cio__select_proxy_vt;     /* inline: every match asks */
+}
 /* Still waiting (not fired, not done). */
 int cio__select_waiting(const cio__slot *proxy);
 /* A channel chose this proxy: buffered (sender NULL) it was promised an

@@ -30,7 +30,7 @@ static const cio__future_vt select_vt = {
     .kind = "select", .cancel = select_cancel, .destroy = select_destroy,
     .take = select_take
 };
-static const cio__future_vt proxy_vt = { .kind = "select case" };
+const cio__future_vt cio__select_proxy_vt = { .kind = "select case" };
 
 #define SEL(f) ((sel *)(void *)(f))
 
@@ -39,11 +39,6 @@ static sel *sel_of(const cio__slot *proxy)
     const cio__slot *first = proxy - proxy->u.w.arg.i;
 
     return (sel *)(void *)((char *)(uintptr_t)first - offsetof(sel, proxies));
-}
-
-int cio__select_is_proxy(const cio__slot *s)
-{
-    return s->fut.vt == &proxy_vt;
 }
 
 int cio__select_waiting(const cio__slot *proxy)
@@ -302,7 +297,7 @@ static sel *sel_new(cio_loop *loop, cio_select_case *cases, size_t n)
     for (i = 0; i < n; i++) {
         cio__slot *p = &x->proxies[i];
 
-        cio__future_init(&p->fut, loop, &proxy_vt);
+        cio__future_init(&p->fut, loop, &cio__select_proxy_vt);
         p->u.w.arg = cio_int((ptrdiff_t)i);
         p->u.w.prev = p->u.w.next = NULL;
         p->u.w.q = NULL;
