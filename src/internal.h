@@ -633,7 +633,6 @@ void cio__task_step_cancel_awaited(cio__task *t, cio_future *f);
 static inline void cio__task_step_inline(cio_loop *loop, cio__node *node)
 {
     cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
-    cio__task *prev;
     cio_future *f;
     int rc;
 
@@ -641,10 +640,9 @@ static inline void cio__task_step_inline(cio_loop *loop, cio__node *node)
         && !cio__task_step_enter(loop, t))
         return;
     t->fut.flags = (uint8_t)((t->fut.flags & ~CIO__TF_WAITING) | CIO__TF_STARTED);
-    prev = loop->current;
     loop->current = t;
     rc = t->type->step(CIO__TASK_FRAME(t), loop);
-    loop->current = prev;
+    loop->current = NULL;   /* steps run from the loop only: no task around */
     f = CIO__TASK_AWAITING(t);
     if (rc == CIO_CORO_DONE || f == NULL || f->state != CIO__PENDING) {
         cio__task_step_ended(loop, t, rc);
