@@ -61,10 +61,10 @@ CIO_API cio_future *cio_chan_recv(cio_chan *c, void *dst);
                     cio__chan_recv_resume)
 
 /* Internals of CIO_CHAN_SEND / CIO_CHAN_RECV (not for direct use). */
-CIO_API int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem);
-CIO_API void cio__chan_send_resume(cio_coro *co, cio_loop *loop);
-CIO_API int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst);
-CIO_API void cio__chan_recv_resume(cio_coro *co, cio_loop *loop);
+CIO__STMT_API int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem);
+CIO__STMT_API void cio__chan_send_resume(cio_coro *co, cio_loop *loop);
+CIO__STMT_API int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst);
+CIO__STMT_API void cio__chan_recv_resume(cio_coro *co, cio_loop *loop);
 
 /* Without waiting: 0, CIO_EFULL (would block), CIO_ECLOSED. Unbuffered, it
  * succeeds when a receiver waits, copying the element to it at once; if

@@ -15,6 +15,19 @@
 #  define CIO_API
 #endif
 
+/* CIO__STMT_API marks the internals an awaiting statement (CIO_AWAIT,
+ * CIO_QUEUE_GET...) calls from the user's code at every step: called
+ * through the GOT, not the PLT (one jump less a call), where GCC can. */
+#if defined(__has_attribute)
+#  if __has_attribute(noplt)
+#    define CIO__NOPLT __attribute__((noplt))
+#  endif
+#endif
+#ifndef CIO__NOPLT
+#  define CIO__NOPLT
+#endif
+#define CIO__STMT_API CIO_API CIO__NOPLT
+
 /* CIO_EXTERN_C_BEGIN / CIO_EXTERN_C_END wrap every header's declarations:
  * extern "C" in C++, nothing in C. */
 #ifdef __cplusplus

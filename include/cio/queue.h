@@ -80,9 +80,9 @@ CIO_API int cio_queue_get_nowait(cio_queue *q, cio_value *out);
                     cio__queue_get_resume)
 
 /* Internals of CIO_QUEUE_PUT / CIO_QUEUE_GET (not for direct use). */
-CIO_API int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item);
-CIO_API int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q);
-CIO_API void cio__queue_get_resume(cio_coro *co, cio_loop *loop);
+CIO__STMT_API int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item);
+CIO__STMT_API int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q);
+CIO__STMT_API void cio__queue_get_resume(cio_coro *co, cio_loop *loop);
 
 /* One item got earlier is processed. CIO_EOVERFLOW if called more times
  * than items were put. */

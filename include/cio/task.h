@@ -212,9 +212,9 @@ CIO_API cio_future *cio_sleep(cio_loop *loop, double delay);
 CIO_API cio_future *cio_sleep_result(cio_loop *loop, double delay, cio_value result);
 
 /* Internals of CIO_AWAIT / CIO_YIELD / CIO_CALL (not for direct use). */
-CIO_API int cio__await(cio_coro *co, cio_loop *loop, cio_future *f);
-CIO_API void cio__await_resume(cio_coro *co, cio_loop *loop);
-CIO_API int cio__yield(cio_coro *co, cio_loop *loop);
+CIO__STMT_API int cio__await(cio_coro *co, cio_loop *loop, cio_future *f);
+CIO__STMT_API void cio__await_resume(cio_coro *co, cio_loop *loop);
+CIO__STMT_API int cio__yield(cio_coro *co, cio_loop *loop);
 CIO_API void cio__await_release(cio_loop *loop);
 
 CIO_EXTERN_C_END
