@@ -330,8 +330,11 @@ unsigned long cio__loop_run_once(cio_loop *loop)
 /* Iterations in a row, between two polls for I/O: asyncio polls before every
  * iteration, which costs a system call each; running a few back to back
  * while work is ready changes no order (each still runs its snapshot) and
- * delays I/O readiness by a bounded amount of work. */
-#define BATCH_ITERATIONS 64
+ * delays I/O readiness by a bounded amount of work. The work is what
+ * bounds it: two tasks passing a value make an iteration of one node, and
+ * at 64 iterations a poll (150-180 ns here) came every 32 round trips,
+ * about 7% of their time. */
+#define BATCH_ITERATIONS 1024
 #define BATCH_NODES 4096
 
 void cio__loop_run_batch(cio_loop *loop)
