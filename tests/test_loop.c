@@ -146,9 +146,11 @@ START_TEST(test_L3_call_later_deadline_order)
     reports r;
     cio_loop *loop = loop_with_reports(&r);
 
-    ck_assert_int_eq(cio_loop_call_later(loop, 0.02, rec, W("late"), NULL), 0);
+    /* each delay counts from its own call: the later one stays later even
+     * if the test stalls between the two calls (valgrind on a loaded CI) */
+    ck_assert_int_eq(cio_loop_call_later(loop, stretch(0.05), rec, W("late"), NULL), 0);
     ck_assert_int_eq(cio_loop_call_later(loop, 0.01, rec, W("early"), NULL), 0);
-    ck_assert_int_eq(cio_loop_call_later(loop, 0.03, stop_cb, NULL, NULL), 0);
+    ck_assert_int_eq(cio_loop_call_later(loop, stretch(0.05) + 0.01, stop_cb, NULL, NULL), 0);
     ck_assert_int_eq(cio_loop_run_forever(loop), 0);
     ck_assert_str_eq(g_tr.buf, "early late");
     loop_done(loop, &r, 0);
@@ -1116,7 +1118,7 @@ START_TEST(test_run_forever_until_stop)
     ck_assert_int_eq(cio_loop_call_later(loop, 0.01, rec, W("timer"), NULL), 0);
     ck_assert_int_eq(cio_loop_call_later(loop, 0.02, stop_cb, NULL, NULL), 0);
     /* far enough not to come due in the stopping iteration */
-    ck_assert_int_eq(cio_loop_call_later(loop, 0.2, rec, W("after-stop"), &after), 0);
+    ck_assert_int_eq(cio_loop_call_later(loop, stretch(0.2), rec, W("after-stop"), &after), 0);
     ck_assert_int_eq(cio_loop_run_forever(loop), 0);
     ck_assert_str_eq(g_tr.buf, "running=1 timer");
     ck_assert_int_eq(cio_loop_is_running(loop), 0);
@@ -1172,8 +1174,8 @@ START_TEST(test_stop_before_run_forever_runs_one_iteration)
     ck_assert_str_eq(g_tr.buf, "a");
 
     /* the stop was consumed: the next run goes on until stopped again */
-    ck_assert_int_eq(cio_loop_call_later(loop, 0.005, stop_cb, NULL, NULL), 0);
-    it0 = cio_loop_iteration(loop);
+    ck_assert_int_eq(cio_loop_call_later(loop, stretch(0.05), stop_cb, NULL, NULL), 0);
+    it0 = cio_loop_iteration(loop);     /* not due at the first iteration */
     ck_assert_int_eq(cio_loop_run_forever(loop), 0);
     ck_assert_uint_gt(cio_loop_iteration(loop), it0 + 1);
     ck_assert_str_eq(g_tr.buf, "a later");

@@ -449,21 +449,22 @@ END_TEST
 
 /* C21: as_completed([a(0.01), b(1)], timeout=0.05): 'a', then TimeoutError;
  * b is neither done nor cancelled (asyncio 3.11: "timeout False False").
- * Here with a 0.2 s timeout and b at 5 s: room for valgrind. */
+ * Here with a 0.2 s timeout (stretched under valgrind: its timer starts
+ * before a's first step) and b at 5 s. */
 CIO_ASYNC(c21_main, cio_as_completed *it; cio_future *b; double start;)
 {
     CIO_BEGIN();
     self->b = KID(loop, "b", 5, 'b');
     self->start = monotonic_now();
     self->it = cio_as_completed_new(loop, 2, (cio_future *[]){
-        KID(loop, "a", 0.01, 'a'), cio_future_ref(self->b) }, 0.2);
+        KID(loop, "a", 0.01, 'a'), cio_future_ref(self->b) }, stretch(0.2));
     ck_assert_ptr_nonnull(self->it);
     CIO_AWAIT(cio_as_completed_next(self->it));
     tracef("got=%c", (int)CIO_RESULT.i);
     CIO_AWAIT_TRY(cio_as_completed_next(self->it));
     tracef("next=%d", CIO_ERROR);
 #ifndef CIO_TEST_BARE
-    ck_assert_msg(monotonic_now() - self->start >= 0.2, "timed out after %.6f s",
+    ck_assert_msg(monotonic_now() - self->start >= stretch(0.2), "timed out after %.6f s",
                   monotonic_now() - self->start);
     ck_assert_msg(monotonic_now() - self->start < 4.0, "timed out after %.6f s",
                   monotonic_now() - self->start);
@@ -1400,7 +1401,7 @@ static void record_debug(cio_loop *loop, const cio_exception_context *ctx, void 
 
 static int spin_cb(cio_loop *loop, void *arg)
 {
-    double until = monotonic_now() + 0.05;
+    double until = monotonic_now() + stretch(0.05);
 
     (void)loop;
     trace_add(&tr, arg);
@@ -1414,7 +1415,7 @@ CIO_ASYNC(spinning_task, int unused;)
     double until;
 
     CIO_BEGIN();
-    until = monotonic_now() + 0.05;
+    until = monotonic_now() + stretch(0.05);
     while (monotonic_now() < until)
         ;
     trace_add(&tr, "task-spun");
@@ -1444,7 +1445,7 @@ START_TEST(test_debug_mode_reports_slow_callbacks)
 
     /* fast callbacks: nothing */
     reset_trace();
-    cio_loop_set_debug(loop, 0.01);
+    cio_loop_set_debug(loop, stretch(0.01));   /* a fast step under valgrind: below it */
     run_callbacks(loop, 0);
     ck_assert_str_eq(tr.buf, "f1 f2 f3");
     ck_assert_int_eq(d.r.count, 0);
@@ -1458,8 +1459,8 @@ START_TEST(test_debug_mode_reports_slow_callbacks)
                   d.r.messages[0]);
     ck_assert_int_eq(d.r.errs[0], 0);
     ck_assert_ptr_null(d.r.futures[0]);
-    ck_assert_double_ge(d.seconds[0], 0.01);
-    ck_assert_double_ge(d.seconds[0], 0.049);   /* it spun 0.05 s */
+    ck_assert_double_ge(d.seconds[0], stretch(0.01));
+    ck_assert_double_ge(d.seconds[0], stretch(0.05) - 0.001);   /* it spun that long */
 
     /* a slow task step: reported with its task */
     reset_trace();
@@ -1470,7 +1471,7 @@ START_TEST(test_debug_mode_reports_slow_callbacks)
     ck_assert_msg(strncmp(d.r.messages[1], "Executing", 9) == 0, "message: %s",
                   d.r.messages[1]);
     ck_assert_ptr_eq(d.r.futures[1], t);
-    ck_assert_double_ge(d.seconds[1], 0.049);
+    ck_assert_double_ge(d.seconds[1], stretch(0.05) - 0.001);
     cio_future_unref(t);
 
     /* debug off again: a slow callback goes unreported */

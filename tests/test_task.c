@@ -888,11 +888,11 @@ START_TEST(test_T15_cancel_sleeping_task_cancels_timer)
 
     /* a 0.05 s sleep, cancelled: once the task is gone, the loop runs past
      * the old deadline and nothing fires (valgrind sees any stale timer) */
-    t = CIO_START(loop, sleeper, .delay = 0.05);
+    t = CIO_START(loop, sleeper, .delay = stretch(0.05));
     ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.001), NULL), 0);
     ck_assert_int_eq(cio_future_cancel(t, NULL), 1);
     ck_assert_int_eq(cio_loop_run_until_complete(loop, t, NULL), CIO_ECANCELLED);
-    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, 0.1), NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, cio_sleep(loop, stretch(0.1)), NULL), 0);
     ck_assert_str_eq(tr.buf, "sleep sleep");
     loop_done(loop, &r, 0);
 }
