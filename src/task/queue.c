@@ -197,14 +197,15 @@ static int room_now(const cio_queue *q)
     return room(q) && cio__waitq_empty(&q->putters);
 }
 
-/* Promise items to waiting getters. Returns CIO_CORO_DONE: a put done at
- * once ends with it (a tail call, out of line: the put saves no
- * registers). */
+/* Promise the item one push brought to the first waiting getter: a getter
+ * waits only while every item is promised, so a push frees one at most.
+ * Returns CIO_CORO_DONE: a put done at once ends with it (a tail call, out
+ * of line: the put saves no registers). */
 static CIO__NOINLINE int wake_getters(cio_queue *q)
 {
     cio__slot *s;
 
-    while (q->len > q->reserved_items && (s = cio__waitq_pop(&q->getters)) != NULL) {
+    if (q->len > q->reserved_items && (s = cio__waitq_pop(&q->getters)) != NULL) {
         q->reserved_items++;
         cio__wait_wake_inline(s, cio_int(0));
     }
