@@ -505,7 +505,9 @@ cio_future *cio_queue_get(cio_queue *q)
  * may grow its array for it (a call: the slow path only). */
 static int put_fits(cio_queue *q, int grow)
 {
-    return !q->shutdown && room_now(q) && (q->len < q->cap || (grow && reserve(q) == 0));
+    /* bounded, the array holds maxsize: room is room in it */
+    return !q->shutdown && room_now(q)
+        && (q->maxsize != 0 || q->len < q->cap || (grow && reserve(q) == 0));
 }
 
 /* The put done at once (putter_now's work), ending in a tail call. */
