@@ -72,6 +72,51 @@ START_TEST(test_add_reader_and_writer)
 }
 END_TEST
 
+/* While work is always ready, I/O is still polled, after a bounded batch:
+ * the loop runs up to 1,024 iterations (4,096 nodes) between two polls, as
+ * asyncio polls before each one but at a system call each. A task yielding
+ * until a ready reader has run makes one-node iterations. */
+static unsigned long reader_iteration;
+
+static int on_readable_once(cio_loop *loop, void *arg)
+{
+    char c;
+
+    (void)arg;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    reader_iteration = cio_loop_iteration(loop);
+    ck_assert_int_eq(cio_loop_remove_reader(loop, fds[0]), 1);
+    return 0;
+}
+
+CIO_ASYNC(yield_until_read, int unused;)
+{
+    CIO_BEGIN();
+    while (reader_iteration == 0)
+        CIO_YIELD();
+    CIO_END();
+}
+
+START_TEST(test_io_polled_while_work_is_ready)
+{
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    unsigned long it0 = cio_loop_iteration(loop);
+
+    reader_iteration = 0;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);     /* readable from the start */
+    ck_assert_int_eq(cio_loop_add_reader(loop, fds[0], on_readable_once, NULL), 0);
+    ck_assert_int_eq(cio_loop_run_until_complete(loop, CIO_START(loop, yield_until_read), NULL), 0);
+    /* the first poll comes after the first batch: neither never nor at once */
+    ck_assert_uint_gt(reader_iteration - it0, 64);
+    ck_assert_uint_le(reader_iteration - it0, 1024 + 2);
+    close(fds[0]);
+    close(fds[1]);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * sock_accept / sock_connect / sock_sendall / sock_recv
  * ------------------------------------------------------------------------ */
@@ -408,6 +453,7 @@ static Suite *net_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_add_reader_and_writer);
+    tcase_add_test(tc, test_io_polled_while_work_is_ready);
     tcase_add_test(tc, test_sock_accept_connect_sendall_recv);
     tcase_add_test(tc, test_sock_recv_cancelled);
     tcase_add_test(tc, test_getaddrinfo_off_the_loop);
