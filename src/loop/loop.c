@@ -296,25 +296,37 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
 
     if (cio__tq_len(&loop->timers) > 0)
         queue_due_timers(loop, cio__backend_now(loop));
-    /* The snapshot ends at run_last; unscheduling that node moves it back
-     * (cio__loop_unschedule), so a node taken out mid-iteration is safe. */
-    loop->run_last = loop->ready_tail;
-    while (loop->run_last != NULL) {
-        n = loop->ready_head;
-        next = n->next;
-        loop->ready_head = next;
-        if (n == loop->run_last) {
-            loop->run_last = NULL;
-            if (next == NULL)
-                loop->ready_tail = NULL;
-        } else {
-            CIO__PREFETCH(next);    /* the next node: a task no cache holds
-                                       any more (not NULL: run_last follows) */
-        }
-        n->next = NULL;
+    n = loop->ready_head;
+    if (n != NULL && n == loop->ready_tail) {
+        /* One node (two tasks passing a value): the snapshot is empty once
+         * it is out, and its next is NULL already (it is the tail). */
+        loop->ready_head = loop->ready_tail = NULL;
         if (n->run != NULL)
             run_node(loop, n);
         ran++;
+    } else {
+        /* The snapshot ends at run_last; unscheduling that node moves it
+         * back (cio__loop_unschedule), so a node taken out mid-iteration is
+         * safe. */
+        loop->run_last = loop->ready_tail;
+        while (loop->run_last != NULL) {
+            n = loop->ready_head;
+            next = n->next;
+            loop->ready_head = next;
+            if (n == loop->run_last) {
+                loop->run_last = NULL;
+                if (next == NULL)
+                    loop->ready_tail = NULL;
+            } else {
+                CIO__PREFETCH(next);    /* the next node: a task no cache
+                                           holds any more (not NULL:
+                                           run_last follows) */
+            }
+            n->next = NULL;
+            if (n->run != NULL)
+                run_node(loop, n);
+            ran++;
+        }
     }
     loop->iteration++;
     ran += loop->due_ran;
