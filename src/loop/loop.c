@@ -178,13 +178,16 @@ static int started_since(uint32_t seq, uint32_t from)
 static void run_timed(cio_loop *loop, cio__node *n);
 
 /* Run a node; in debug mode timed, each due timer too, but not due_node,
- * which only runs them. */
-static CIO__ALWAYS_INLINE void run_node(cio_loop *loop, cio__node *n)
+ * which only runs them. With `steps_inline` (a constant), a task's step
+ * runs in place: a task switch makes no call. The batch's iterations do
+ * that; cio__loop_run_once (the bare backend's) and the timers do not,
+ * for code size. */
+static CIO__ALWAYS_INLINE void run_node(cio_loop *loop, cio__node *n, int steps_inline)
 {
     if (loop->debug_slow >= 0 && n != &loop->due_node)
         run_timed(loop, n);
-    else if (n->run == cio__task_step)
-        cio__task_step_inline(loop, n);     /* a task switch: no call */
+    else if (steps_inline && n->run == cio__task_step)
+        cio__task_step_inline(loop, n);
     else
         n->run(loop, n);
 }
@@ -217,7 +220,7 @@ static void run_due_timers(cio_loop *loop, cio__node *node)
             cio__node_append(&loop->carry_head, &loop->carry_tail, &t->node);
             continue;
         }
-        run_node(loop, &t->node);
+        run_node(loop, &t->node, 0);
         ran++;
     }
     loop->due_ran = ran;
@@ -289,7 +292,7 @@ void cio_loop_set_debug(cio_loop *loop, double slow)
 
 /* Inline in run_batch: with one task ready per iteration (two tasks
  * passing a value), the iteration's own cost counts. */
-static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
+static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop, int steps_inline)
 {
     cio__node *n, *next;
     unsigned long ran = 0;
@@ -302,7 +305,7 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
          * it is out, and its next is NULL already (it is the tail). */
         loop->ready_head = loop->ready_tail = NULL;
         if (n->run != NULL)
-            run_node(loop, n);
+            run_node(loop, n, steps_inline);
         ran++;
     } else {
         /* The snapshot ends at run_last; unscheduling that node moves it
@@ -324,7 +327,7 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
             }
             n->next = NULL;
             if (n->run != NULL)
-                run_node(loop, n);
+                run_node(loop, n, steps_inline);
             ran++;
         }
     }
@@ -336,7 +339,7 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop)
 
 unsigned long cio__loop_run_once(cio_loop *loop)
 {
-    return run_once(loop);
+    return run_once(loop, 0);
 }
 
 /* Iterations in a row, between two polls for I/O: asyncio polls before every
@@ -357,7 +360,7 @@ void cio__loop_run_batch(cio_loop *loop)
     for (i = 0; i < BATCH_ITERATIONS && nodes < BATCH_NODES; i++) {
         if (i > 0 && (loop->stopping || loop->ready_head == NULL))
             break;
-        nodes += run_once(loop);    /* one copy of it inline */
+        nodes += run_once(loop, 1);     /* one copy of it inline */
     }
 }
 
