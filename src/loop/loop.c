@@ -177,13 +177,16 @@ static int started_since(uint32_t seq, uint32_t from)
 
 static void run_timed(cio_loop *loop, cio__node *n);
 
-/* Run a node; in debug mode timed, each due timer too, but not due_node,
+/* Run a node (one without a run, which its owner is done with, does
+ * nothing); in debug mode timed, each due timer too, but not due_node,
  * which only runs them. With `steps_inline` (a constant), a task's step
  * runs in place: a task switch makes no call. The batch's iterations do
  * that; cio__loop_run_once (the bare backend's) and the timers do not,
  * for code size. */
 static CIO__ALWAYS_INLINE void run_node(cio_loop *loop, cio__node *n, int steps_inline)
 {
+    if (n->run == NULL)
+        return;
     if (loop->debug_slow >= 0 && n != &loop->due_node)
         run_timed(loop, n);
     else if (steps_inline && n->run == cio__task_step)
@@ -304,8 +307,7 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop, int steps_inlin
         /* One node (two tasks passing a value): the snapshot is empty once
          * it is out, and its next is NULL already (it is the tail). */
         loop->ready_head = loop->ready_tail = NULL;
-        if (n->run != NULL)
-            run_node(loop, n, steps_inline);
+        run_node(loop, n, steps_inline);
         ran++;
     } else {
         /* The snapshot ends at run_last; unscheduling that node moves it
@@ -326,8 +328,7 @@ static CIO__ALWAYS_INLINE unsigned long run_once(cio_loop *loop, int steps_inlin
                                            run_last follows) */
             }
             n->next = NULL;
-            if (n->run != NULL)
-                run_node(loop, n, steps_inline);
+            run_node(loop, n, steps_inline);
             ran++;
         }
     }

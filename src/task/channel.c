@@ -42,11 +42,6 @@ static const cio__future_vt send_vt = {
 
 /* Copy one element: a word or less inline (memcpy of a constant size
  * compiles to a move), the rest through memcpy. */
-static CIO__NOINLINE void copy_any(void *dst, const void *src, size_t size)
-{
-    memcpy(dst, src, size);
-}
-
 static inline void copy_elem(void *dst, const void *src, size_t size)
 {
     if (size == sizeof(void *))
@@ -54,7 +49,7 @@ static inline void copy_elem(void *dst, const void *src, size_t size)
     else if (size == 4)
         memcpy(dst, src, 4);
     else
-        copy_any(dst, src, size);
+        memcpy(dst, src, size);
 }
 
 static char *elem_at(cio_chan *c, size_t i)
@@ -455,7 +450,7 @@ static void recv_start(cio__slot *r)
         s->u.w.prev = r;
         r->u.w.next = s;
         cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
-    } else if ((err = cio_chan_try_recv(c, r->u.w.arg.p)) == 0) {
+    } else if ((err = try_recv(c, r->u.w.arg.p)) == 0) {
         r->fut.flags |= CIO__FF_TAKEN;  /* a select's send: copied already */
         cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
     } else if (err != CIO_EEMPTY) {
