@@ -607,6 +607,65 @@ START_TEST(test_getter_woken_then_cancelled_leaves_item)
 }
 END_TEST
 
+/* A put that finds a FIFO empty and a getter waiting hands the item to
+ * that getter. Until the getter runs, the item still counts: qsize 1, a
+ * queue of maxsize 1 full, get_nowait finds nothing free. A handed getter
+ * cancelled before it runs puts the item back in front of those put after
+ * it, and the next getters take them in put order. */
+CIO_ASYNC(handed_item_main, cio_queue *one; cio_queue *q; cio_future *t[3]; int i;)
+{
+    CIO_BEGIN();
+    self->t[0] = CIO_START(loop, getter, .q = self->one, .name = "g1");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->one, str("x")), 0);
+    trace_addf(&tr, "qsize=%zu full=%d empty=%d", cio_queue_qsize(self->one),
+               cio_queue_full(self->one), cio_queue_empty(self->one));
+    trace_addf(&tr, "put=%s", ename(cio_queue_put_nowait(self->one, str("y"))));
+    trace_get_nowait(self->one, "get");
+    ck_assert_int_eq(cio_queue_free(self->one), CIO_EBUSY);
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    trace_addf(&tr, "qsize=%zu full=%d", cio_queue_qsize(self->one), cio_queue_full(self->one));
+    trace_get_nowait(self->one, "get");
+
+    /* a: handed to g2; b, c: in the array, promised to g3 and g4 */
+    self->t[0] = CIO_START(loop, getter, .q = self->q, .name = "g2");
+    self->t[1] = CIO_START(loop, getter, .q = self->q, .name = "g3");
+    self->t[2] = CIO_START(loop, getter, .q = self->q, .name = "g4");
+    YIELD_N(2);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("a")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("b")), 0);
+    ck_assert_int_eq(cio_queue_put_nowait(self->q, str("c")), 0);
+    trace_addf(&tr, "qsize=%zu", cio_queue_qsize(self->q));
+    ck_assert_int_eq(cio_future_cancel(self->t[0], NULL), 1);
+    CIO_AWAIT_TRY(self->t[0]);
+    ck_assert_int_eq(CIO_ERROR, CIO_ECANCELLED);
+    CIO_AWAIT(self->t[1]);
+    CIO_AWAIT(self->t[2]);
+    trace_get_nowait(self->q, "left");
+    trace_get_nowait(self->q, "left");
+    CIO_END();
+}
+
+START_TEST(test_handed_item_counts_and_comes_back_in_order)
+{
+    in_place = _i;
+    reports r;
+    cio_loop *loop = loop_with_reports(&r);
+    cio_queue *one = cio_queue_new(loop, 1, CIO_QUEUE_FIFO);
+    cio_queue *q = cio_queue_new(loop, 0, CIO_QUEUE_FIFO);
+
+    ck_assert_int_eq(RUN_TASK(loop, NULL, handed_item_main, .one = one, .q = q), 0);
+    ck_assert_str_eq(tr.buf, "qsize=1 full=1 empty=0 put=CIO_EFULL get-CIO_EEMPTY "
+                             "g1-CIO_ECANCELLED qsize=1 full=1 get=x qsize=3 "
+                             "g2-CIO_ECANCELLED g3=a g4=b left=c left-CIO_EEMPTY");
+    ck_assert_int_eq(cio_queue_free(one), 0);
+    ck_assert_int_eq(cio_queue_free(q), 0);
+    loop_done(loop, &r, 0);
+}
+END_TEST
+
 /* Putters: one cancelled while waiting, and one woken by a get but
  * cancelled before it runs: neither item is put; the next putter's is. */
 CIO_ASYNC(putter_cancel_main, cio_queue *q; cio_future *t[3]; int i;)
@@ -1302,6 +1361,7 @@ static Suite *queue_suite(void)
     tcase_add_loop_test(tc, test_put_and_get_without_waiting_do_not_yield, 0, 2);
     tcase_add_loop_test(tc, test_getter_cancelled_while_waiting_loses_nothing, 0, 2);
     tcase_add_loop_test(tc, test_getter_woken_then_cancelled_leaves_item, 0, 2);
+    tcase_add_loop_test(tc, test_handed_item_counts_and_comes_back_in_order, 0, 2);
     tcase_add_loop_test(tc, test_putter_cancelled_puts_nothing, 0, 2);
     tcase_add_loop_test(tc, test_shutdown_puts_fail_gets_drain, 0, 2);
     tcase_add_loop_test(tc, test_shutdown_immediate_drops_items, 0, 2);

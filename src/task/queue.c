@@ -6,6 +6,13 @@
  * it; the getter takes the item when it runs (the take hook), so a getter
  * cancelled in between leaves the item for the next one. Putters likewise
  * reserve room and add their item when they run.
+ *
+ * One item at a time may skip the array: a FIFO's put that finds it empty
+ * and a getter waiting hands the item to that getter (in its result, the
+ * slot marked CIO__FF_MARK; q->handed points to it), as a channel does.
+ * The item is older than any in the array then, so a getter cancelled
+ * before it runs puts it back at the front: nothing is reordered. It still
+ * counts in qsize and against maxsize.
  */
 #include <string.h>
 #include "internal.h"
@@ -24,6 +31,7 @@ struct cio_queue {
     size_t cap, head, len;
     uint64_t seq;
     size_t reserved_items;      /* promised to woken getters */
+    cio__slot *handed;          /* the woken getter holding an item, or NULL */
     size_t reserved_room;       /* promised to woken putters */
     size_t unfinished;          /* put, not yet task_done */
     size_t lazy;                /* lazy waits not yet started (slot.c) */
@@ -132,10 +140,11 @@ static int grow(cio_queue *q)
     return 0;
 }
 
-/* Room for one more item in the array. */
+/* Room for one more item in the array, and still one for a handed item
+ * to come back to. */
 static int reserve(cio_queue *q)
 {
-    return q->len < q->cap ? 0 : grow(q);
+    return q->len + (q->handed != NULL) < q->cap ? 0 : grow(q);
 }
 
 static CIO__NOINLINE void push_sorted(cio_queue *q, cio_value v)
@@ -184,11 +193,26 @@ static inline cio_value pop(cio_queue *q)
     return v;
 }
 
+/* Put an item back at the front of a FIFO's ring (the array has room:
+ * it came out of it, or was handed past it). */
+static void unpop(cio_queue *q, cio_value v)
+{
+    q->head = q->head > 0 ? q->head - 1 : q->cap - 1;
+    q->items[q->head].v = v;
+    q->len++;
+}
+
 /* ---- waking ---- */
+
+/* Items in the queue: the array's and a handed one. */
+static size_t count(const cio_queue *q)
+{
+    return q->len + (q->handed != NULL);
+}
 
 static int room(const cio_queue *q)
 {
-    return q->maxsize == 0 || q->len + q->reserved_room < q->maxsize;
+    return q->maxsize == 0 || count(q) + q->reserved_room < q->maxsize;
 }
 
 /* Room for a put that comes now: room, and no putter waiting before it. */
@@ -210,6 +234,26 @@ static CIO__NOINLINE int wake_getters(cio_queue *q)
         cio__wait_wake_inline(s, cio_int(0));
     }
     return CIO_CORO_DONE;
+}
+
+/* A new item (room made for it): a FIFO's, with the array empty, nothing
+ * handed and a getter waiting, goes straight to that getter (its take then
+ * only reads it); else into the array, waking a getter. Returns
+ * CIO_CORO_DONE, as wake_getters does. */
+static inline int put_item(cio_queue *q, cio_value v)
+{
+    cio__slot *s;
+
+    if (q->kind == CIO_QUEUE_FIFO && q->len == 0 && q->handed == NULL
+        && (s = cio__waitq_pop(&q->getters)) != NULL) {
+        q->unfinished++;
+        q->handed = s;
+        s->fut.flags |= CIO__FF_MARK;
+        cio__wait_wake_inline(s, v);
+        return CIO_CORO_DONE;
+    }
+    push(q, v);
+    return wake_getters(q);
 }
 
 /* Promise room to waiting putters. */
@@ -243,6 +287,11 @@ static void getter_take(cio_future *f)
 {
     cio_queue *q = GETTERS_OF(SLOT(f));
 
+    if (f->flags & CIO__FF_MARK) {      /* handed: the result is the item */
+        q->handed = NULL;
+        wake_putters(q);
+        return;
+    }
     q->reserved_items--;
     if (q->len == 0) {                  /* dropped by shutdown(immediate) */
         f->err = CIO_ESHUTDOWN;
@@ -260,7 +309,12 @@ static void getter_destroy(cio_future *f)
     if (cio__wait_untaken(s)) {             /* woken, never ran: next one */
         cio_queue *q = GETTERS_OF(s);
 
-        q->reserved_items--;
+        if (s->fut.flags & CIO__FF_MARK) {  /* older than any in the array */
+            q->handed = NULL;
+            unpop(q, s->fut.result);
+        } else {
+            q->reserved_items--;
+        }
         wake_getters(q);
     }
     cio__wait_release(s);
@@ -282,8 +336,7 @@ static void putter_take(cio_future *f)
         wake_putters(q);
         return;
     }
-    push(q, s->u.w.arg);
-    wake_getters(q);
+    put_item(q, s->u.w.arg);
 }
 
 static void putter_destroy(cio_future *f)
@@ -360,8 +413,7 @@ static int putter_now(cio_future *f, cio_coro *co)
         put_start(s);
         return 0;
     }
-    push(q, s->u.w.arg);
-    wake_getters(q);
+    put_item(q, s->u.w.arg);
     co->err = 0;
     co->result = cio_int(0);
     return 1;
@@ -440,7 +492,7 @@ int cio_queue_free(cio_queue *q)
         return 0;
     if (!cio__waitq_empty(&q->getters) || !cio__waitq_empty(&q->putters)
         || !cio__waitq_empty(&q->joiners) || q->reserved_items || q->reserved_room
-        || q->lazy)
+        || q->handed != NULL || q->lazy)
         return CIO_EBUSY;
     if (!q->in_storage) {
         cio_free(q->items, q->cap * sizeof *q->items);
@@ -451,7 +503,7 @@ int cio_queue_free(cio_queue *q)
 
 void cio_queue_set_compare(cio_queue *q, cio_queue_compare_fn cmp)
 {
-    if (q != NULL && q->len == 0)
+    if (q != NULL && count(q) == 0)
         q->cmp = cmp != NULL ? cmp : by_int;
 }
 
@@ -465,8 +517,7 @@ int cio_queue_put_nowait(cio_queue *q, cio_value item)
         return CIO_EFULL;
     if (reserve(q) != 0)
         return CIO_ENOMEM;
-    push(q, item);
-    wake_getters(q);
+    put_item(q, item);
     return 0;
 }
 
@@ -507,15 +558,14 @@ static int put_fits(cio_queue *q, int grow)
 {
     /* bounded, the array holds maxsize: room is room in it */
     return !q->shutdown && room_now(q)
-        && (q->maxsize != 0 || q->len < q->cap || (grow && reserve(q) == 0));
+        && (q->maxsize != 0 || count(q) < q->cap || (grow && reserve(q) == 0));
 }
 
 /* The put done at once (putter_now's work), ending in a tail call. */
 static int put_now(cio_coro *co, cio_queue *q, cio_value item)
 {
-    push(q, item);
     cio__await_outcome(co, 0, cio_int(0));
-    return wake_getters(q);
+    return put_item(q, item);
 }
 
 /* Off the fast path: let go of the last await, then the fast way if it is
@@ -590,8 +640,21 @@ void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
     cio__task *t = cio__own_wait_woken(loop, co, &get_vt);
     cio_queue *q;
 
-    if (t == NULL || (t->slot.fut.flags & CIO__FF_TAKEN)
-        || (q = GETTERS_OF(&t->slot))->kind != CIO_QUEUE_FIFO) {
+    if (t == NULL || (t->slot.fut.flags & CIO__FF_TAKEN)) {
+        cio__await_resume(co, loop);
+        return;
+    }
+    q = GETTERS_OF(&t->slot);
+    if (t->slot.fut.flags & CIO__FF_MARK) {     /* handed: getter_take's */
+        cio_value v = t->slot.fut.result;
+
+        q->handed = NULL;
+        cio__own_wait_release(t, co);
+        cio__await_outcome(co, 0, v);
+        wake_putters(q);
+        return;
+    }
+    if (q->kind != CIO_QUEUE_FIFO) {
         cio__await_resume(co, loop);
         return;
     }
@@ -643,6 +706,13 @@ void cio_queue_shutdown(cio_queue *q, int immediate)
             if (q->unfinished > 0)
                 q->unfinished--;
         }
+        if (q->handed != NULL) {    /* its getter fails as a reserved one */
+            q->handed->fut.flags &= ~CIO__FF_MARK;
+            q->handed = NULL;
+            q->reserved_items++;
+            if (q->unfinished > 0)
+                q->unfinished--;
+        }
         if (q->unfinished == 0)
             while ((s = cio__waitq_pop(&q->joiners)) != NULL)
                 cio__wait_wake(s, cio_int(0));
@@ -657,7 +727,7 @@ void cio_queue_shutdown(cio_queue *q, int immediate)
 
 size_t cio_queue_qsize(const cio_queue *q)
 {
-    return q != NULL ? q->len : 0;
+    return q != NULL ? count(q) : 0;
 }
 
 size_t cio_queue_maxsize(const cio_queue *q)
@@ -667,7 +737,7 @@ size_t cio_queue_maxsize(const cio_queue *q)
 
 int cio_queue_empty(const cio_queue *q)
 {
-    return q == NULL || q->len == 0;
+    return q == NULL || count(q) == 0;
 }
 
 int cio_queue_full(const cio_queue *q)
