@@ -7,7 +7,9 @@
 #ifndef CIO_INTERNAL_H
 #define CIO_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "cio.h"
 
 #ifdef CIO_NO_HEAP
@@ -734,23 +736,52 @@ static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__fu
     cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
 }
 
+/* A future's err, state, flags and rc as one word (they fill 8 bytes): a
+ * resume tests them with one load and one compare. */
+typedef char cio__future_word_fits[offsetof(cio_future, rc) + sizeof(uint32_t)
+                                   - offsetof(cio_future, err) == 8 ? 1 : -1];
+static inline uint64_t cio__future_word(const cio_future *f)
+{
+    uint64_t w;
+
+    memcpy(&w, (const char *)f + offsetof(cio_future, err), sizeof w);
+    return w;
+}
+
+/* The word a future with these fields has (constants fold). */
+static inline uint64_t cio__future_word_of(int err, unsigned state, unsigned flags, uint32_t rc)
+{
+    cio_future g;
+
+    g.err = (int16_t)err;
+    g.state = (uint8_t)state;
+    g.flags = (uint8_t)flags;
+    g.rc = rc;
+    return cio__future_word(&g);
+}
+
 /* On resume, the hot case: the task awaits its own slot as a statement's
  * wait of vt (unpinned: no future was made), done without error, nobody
- * else holding it, no cancellation to deliver. Then the caller reads it as
- * cio__await_resume would - vt's take if not taken yet
- * (cio__own_wait_untaken), the outcome into co - and frees the slot
- * (cio__own_wait_release): t. Else NULL: cio__await_resume. */
+ * else holding it, its TAKEN flag as `taken` says (-1: either), no
+ * cancellation to deliver. Then the caller reads it as cio__await_resume
+ * would - vt's take if not taken yet (cio__own_wait_untaken), the outcome
+ * into co - and frees the slot (cio__own_wait_release): t. Else NULL:
+ * cio__await_resume. */
 static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
-                                             const cio__future_vt *vt)
+                                             const cio__future_vt *vt, int taken)
 {
+    unsigned fmask = CIO__FF_UNPINNED | (taken >= 0 ? CIO__FF_TAKEN : 0);
+    unsigned fwant = CIO__FF_UNPINNED | (taken > 0 ? CIO__FF_TAKEN : 0);
     cio__task *t = loop != NULL ? loop->current : NULL;
     cio_future *f;
 
     if (t == NULL)
         return NULL;
     f = CIO__TASK_AWAITING(t);
-    if (f != &t->slot.fut || f->vt != vt || cio__refs(f) != 1 || f->state != CIO__DONE
-        || f->err != 0 || !(f->flags & CIO__FF_UNPINNED) || (co->flags & CIO_CORO_F_CANCEL))
+    if (f != &t->slot.fut || f->vt != vt
+        || (cio__future_word(f) & cio__future_word_of(-1, 0xff, fmask, CIO__REFS_MAX))
+               != cio__future_word_of(0, CIO__DONE, fwant, 1)
+        || (co->flags & CIO_CORO_F_CANCEL))
         return NULL;
     return t;
 }
