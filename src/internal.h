@@ -191,6 +191,35 @@ static inline void cio__future_init(cio_future *f, cio_loop *loop, const cio__fu
     f->flags = 0;
     f->rc = 1;                  /* one reference, no cancel request */
 }
+/* A future's err, state, flags and rc as one word (they fill 8 bytes): a
+ * resume tests them with one load and one compare. */
+typedef char cio__future_word_fits[offsetof(cio_future, rc) + sizeof(uint32_t)
+                                   - offsetof(cio_future, err) == 8 ? 1 : -1];
+static inline uint64_t cio__future_word(const cio_future *f)
+{
+    uint64_t w;
+
+    memcpy(&w, (const char *)f + offsetof(cio_future, err), sizeof w);
+    return w;
+}
+
+static inline void cio__future_set_word(cio_future *f, uint64_t w)
+{
+    memcpy((char *)f + offsetof(cio_future, err), &w, sizeof w);
+}
+
+/* The word a future with these fields has (constants fold). */
+static inline uint64_t cio__future_word_of(int err, unsigned state, unsigned flags, uint32_t rc)
+{
+    cio_future g;
+
+    g.err = (int16_t)err;
+    g.state = (uint8_t)state;
+    g.flags = (uint8_t)flags;
+    g.rc = rc;
+    return cio__future_word(&g);
+}
+
 /* Complete f (pending) and schedule its callbacks (cio__future_finish_inline,
  * after the loop's layout, is the same inline: for the hot paths of queues
  * and channels). */
@@ -720,8 +749,10 @@ static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
 {
     cio__slot *s = &t->slot;
 
-    cio__future_init(&s->fut, s->fut.loop, vt);
-    s->fut.flags = CIO__FF_STATIC | CIO__FF_UNPINNED;
+    s->fut.vt = vt;                 /* cio__future_init's work, loop kept */
+    s->fut.cb_tail = NULL;
+    cio__future_set_word(&s->fut, cio__future_word_of(0, CIO__PENDING,
+                                                       CIO__FF_STATIC | CIO__FF_UNPINNED, 1));
     s->u.w.q = q;
     s->u.w.arg = arg;
     CIO__TASK_AWAITING(t) = &s->fut;
@@ -734,30 +765,6 @@ static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__fu
                                        cio__waitq *q, cio_value arg)
 {
     cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
-}
-
-/* A future's err, state, flags and rc as one word (they fill 8 bytes): a
- * resume tests them with one load and one compare. */
-typedef char cio__future_word_fits[offsetof(cio_future, rc) + sizeof(uint32_t)
-                                   - offsetof(cio_future, err) == 8 ? 1 : -1];
-static inline uint64_t cio__future_word(const cio_future *f)
-{
-    uint64_t w;
-
-    memcpy(&w, (const char *)f + offsetof(cio_future, err), sizeof w);
-    return w;
-}
-
-/* The word a future with these fields has (constants fold). */
-static inline uint64_t cio__future_word_of(int err, unsigned state, unsigned flags, uint32_t rc)
-{
-    cio_future g;
-
-    g.err = (int16_t)err;
-    g.state = (uint8_t)state;
-    g.flags = (uint8_t)flags;
-    g.rc = rc;
-    return cio__future_word(&g);
 }
 
 /* On resume, the hot case: the task awaits its own slot as a statement's

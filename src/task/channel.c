@@ -520,6 +520,15 @@ static CIO__NOINLINE int recv_in_slow(cio_coro *co, cio_loop *loop, cio_chan *c,
     return recv_generic(co, loop, c, dst);
 }
 
+/* A buffered send with room, done at once: out of line, so the
+ * unbuffered send, which waits, saves no registers for its calls. */
+static CIO__NOINLINE int send_buffered_now(cio_coro *co, cio_chan *c, const void *elem)
+{
+    cio__chan_put(c, elem);
+    cio__chan_wake_receivers(c);
+    return cio__await_outcome(co, 0, cio_int(0));
+}
+
 int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *elem)
 {
     cio__task *t;
@@ -531,11 +540,8 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
         return send_in_slow(co, loop, c, elem);
     if (c->closed)
         return send_generic(co, loop, c, elem);
-    if (c->cap > 0 && room_now(c)) {        /* send_now's work */
-        cio__chan_put(c, elem);
-        cio__chan_wake_receivers(c);
-        return cio__await_outcome(co, 0, cio_int(0));
-    }
+    if (c->cap > 0 && room_now(c))          /* send_now's work */
+        return send_buffered_now(co, c, elem);
     s = cio__own_wait_claim(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
     s->u.w.next = NULL;                     /* as a made wait has it */
     if (c->cap > 0 || !match_sender(c, s))  /* send_start's */

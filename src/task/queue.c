@@ -236,24 +236,30 @@ static CIO__NOINLINE int wake_getters(cio_queue *q)
     return CIO_CORO_DONE;
 }
 
-/* A new item (room made for it): a FIFO's, with the array empty, nothing
- * handed and a getter waiting, goes straight to that getter (its take then
- * only reads it); else into the array, waking a getter. Returns
- * CIO_CORO_DONE, as wake_getters does. */
-static inline int put_item(cio_queue *q, cio_value v)
+/* A FIFO's new item, with the array empty, nothing handed and a getter
+ * waiting, goes straight to that getter (its take then only reads it): 1.
+ * Else 0, nothing done. Inline: the statement's put does it in place. */
+static CIO__ALWAYS_INLINE int hand_item(cio_queue *q, cio_value v)
 {
     cio__slot *s;
 
-    if (q->kind == CIO_QUEUE_FIFO && q->len == 0 && q->handed == NULL
-        && (s = cio__waitq_pop(&q->getters)) != NULL) {
-        q->unfinished++;
-        q->handed = s;
-        s->fut.flags |= CIO__FF_MARK;
-        cio__wait_wake_inline(s, v);
-        return CIO_CORO_DONE;
-    }
+    if (q->len != 0 || q->handed != NULL || (s = cio__waitq_pop(&q->getters)) == NULL)
+        return 0;
+    q->unfinished++;
+    q->handed = s;
+    s->fut.flags |= CIO__FF_MARK;
+    cio__wait_wake_inline(s, v);
+    return 1;
+}
+
+/* A new item (room made for it): handed to a getter if it can be, else
+ * into the array, waking a getter. */
+static CIO__NOINLINE void put_item(cio_queue *q, cio_value v)
+{
+    if (q->kind == CIO_QUEUE_FIFO && hand_item(q, v))
+        return;
     push(q, v);
-    return wake_getters(q);
+    wake_getters(q);
 }
 
 /* Promise room to waiting putters. */
@@ -561,11 +567,15 @@ static int put_fits(cio_queue *q, int grow)
         && (q->maxsize != 0 || count(q) < q->cap || (grow && reserve(q) == 0));
 }
 
-/* The put done at once (putter_now's work), ending in a tail call. */
-static int put_now(cio_coro *co, cio_queue *q, cio_value item)
+/* The put done at once (putter_now's work) for a FIFO, ending in a tail
+ * call when the item goes into the array. */
+static CIO__ALWAYS_INLINE int put_now(cio_coro *co, cio_queue *q, cio_value item)
 {
     cio__await_outcome(co, 0, cio_int(0));
-    return put_item(q, item);
+    if (hand_item(q, item))
+        return CIO_CORO_DONE;
+    push(q, item);
+    return wake_getters(q);
 }
 
 /* Off the fast path: let go of the last await, then the fast way if it is
@@ -573,8 +583,10 @@ static int put_now(cio_coro *co, cio_queue *q, cio_value item)
  * registers. */
 static CIO__NOINLINE int put_in_slow(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
 {
-    if (cio__await_task(loop, q->loop) != NULL && put_fits(q, 1))
-        return put_now(co, q, item);
+    if (cio__await_task(loop, q->loop) != NULL && put_fits(q, 1)) {
+        put_item(q, item);                  /* any kind */
+        return cio__await_outcome(co, 0, cio_int(0));
+    }
     return cio__await(co, loop, cio_queue_put(q, item));
 }
 
