@@ -593,6 +593,7 @@ struct cio_loop {
     cio_exception_handler_fn exc_handler;
     void *exc_arg;
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;
+    unsigned debug : 1;         /* debug mode (debug_slow >= 0) */
     unsigned in_storage : 1;    /* cio_loop_new_in: the loop's memory is not ours */
     void *backend;              /* the backend's state (backend.h) */
     void *net;                  /* the net layer's state (src/net), or NULL */
@@ -660,14 +661,18 @@ void cio__task_step_ended(cio_loop *loop, cio__task *t, int rc);
 void cio__task_step_cancel_awaited(cio__task *t, cio_future *f);
 
 /* One step of a task: run its coroutine once, then wait on what it awaits
- * (asyncio's Task.__step and its done callback). */
-static inline void cio__task_step_inline(cio_loop *loop, cio__node *node)
+ * (asyncio's Task.__step and its done callback). `running`: called from
+ * the loop's iterations, so the loop is not closing (it closes only while
+ * it does not run). */
+static inline void cio__task_step_inline(cio_loop *loop, cio__node *node, int running)
 {
     cio__task *t = CIO__CONTAINER_OF(node, cio__task, step);
     cio_future *f;
     int rc;
 
-    if ((loop->closing || t->fut.state != CIO__PENDING || (t->fut.flags & CIO__TF_MUST_CANCEL))
+    /* not pending, or a cancel to deliver: one test of the word */
+    if (((!running && loop->closing)
+         || (cio__future_word(&t->fut) & cio__future_word_of(0, 0xff, CIO__TF_MUST_CANCEL, 0)))
         && !cio__task_step_enter(loop, t))
         return;
     t->fut.flags = (uint8_t)((t->fut.flags & ~CIO__TF_WAITING) | CIO__TF_STARTED);

@@ -138,8 +138,8 @@ static inline void cio_coro_cancel(cio_coro *co)
 #else
 #  define CIO__LC_BEGIN(co)                                                   \
     int cio__to_finally = 0;                                                  \
+    goto *((char *)&&cio__lc_base + (co)->lc);  /* 0: right below */          \
     cio__lc_base:                                                             \
-    if ((co)->lc) goto *((char *)&&cio__lc_base + (co)->lc);                  \
     cio__dispatch: switch (cio__to_finally) { case 0:
 #  define CIO__LC_SET(co, n)                                                  \
     ((co)->lc = (int)((char *)&&CIO__CAT(cio__rp_, n) - (char *)&&cio__lc_base))

@@ -185,12 +185,14 @@ static void run_timed(cio_loop *loop, cio__node *n);
  * for code size. */
 static CIO__ALWAYS_INLINE void run_node(cio_loop *loop, cio__node *n, int steps_inline)
 {
+    if (steps_inline && n->run == cio__task_step && !loop->debug) {
+        cio__task_step_inline(loop, n, 1);     /* the hot case first */
+        return;
+    }
     if (n->run == NULL)
         return;
-    if (loop->debug_slow >= 0 && n != &loop->due_node)
+    if (loop->debug && n != &loop->due_node)
         run_timed(loop, n);
-    else if (steps_inline && n->run == cio__task_step)
-        cio__task_step_inline(loop, n);
     else
         n->run(loop, n);
 }
@@ -289,8 +291,10 @@ static void run_timed(cio_loop *loop, cio__node *n)
 
 void cio_loop_set_debug(cio_loop *loop, double slow)
 {
-    if (loop != NULL)
-        loop->debug_slow = slow >= 0 ? slow : -1;
+    if (loop == NULL)
+        return;
+    loop->debug = slow >= 0;
+    loop->debug_slow = loop->debug ? slow : -1;
 }
 
 /* Inline in run_batch: with one task ready per iteration (two tasks

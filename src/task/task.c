@@ -498,7 +498,7 @@ void cio__task_step_cancel_awaited(cio__task *t, cio_future *f)
 
 void cio__task_step(cio_loop *loop, cio__node *node)
 {
-    cio__task_step_inline(loop, node);
+    cio__task_step_inline(loop, node, 0);
 }
 
 /* asyncio's Task.cancel: cancel what the task waits on, else deliver
