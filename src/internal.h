@@ -699,8 +699,10 @@ static inline void cio__future_finish_inline(cio_future *f, int state, int err, 
     f->result = v;          /* replaces cb_tail */
     if (tail == NULL)
         return;
-    if (tail->next == tail && tail->run != cio__future_cb_run) {
-        cio__loop_schedule(f->loop, tail);  /* one internal waiter (a task): the common case */
+    /* one internal waiter (a task): the common case; an awaiting
+     * statement's own slot (unpinned) has only its task's */
+    if ((f->flags & CIO__FF_UNPINNED) || (tail->next == tail && tail->run != cio__future_cb_run)) {
+        cio__loop_schedule(f->loop, tail);
         return;
     }
     cio__future_finish_ring(f, tail);
