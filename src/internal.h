@@ -690,7 +690,10 @@ static inline void cio__task_step_inline(cio_loop *loop, cio__node *node, int ru
         cio__task_step_cancel_awaited(t, f);
 }
 
-static inline void cio__future_finish_inline(cio_future *f, int state, int err, cio_value v)
+/* Complete f and schedule its waiters; `running`: the loop, known to be
+ * running (a task's step wakes f: it cannot be closed), or NULL. */
+static inline void cio__future_finish_to(cio_future *f, int state, int err, cio_value v,
+                                         cio_loop *running)
 {
     cio__node *tail = f->cb_tail;
 
@@ -702,10 +705,18 @@ static inline void cio__future_finish_inline(cio_future *f, int state, int err, 
     /* one internal waiter (a task): the common case; an awaiting
      * statement's own slot (unpinned) has only its task's */
     if ((f->flags & CIO__FF_UNPINNED) || (tail->next == tail && tail->run != cio__future_cb_run)) {
-        cio__loop_schedule(f->loop, tail);
+        if (running != NULL)
+            cio__node_append(&running->ready_head, &running->ready_tail, tail);
+        else
+            cio__loop_schedule(f->loop, tail);
         return;
     }
     cio__future_finish_ring(f, tail);
+}
+
+static inline void cio__future_finish_inline(cio_future *f, int state, int err, cio_value v)
+{
+    cio__future_finish_to(f, state, err, v, NULL);
 }
 
 static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)

@@ -361,7 +361,7 @@ unsigned long cio__loop_run_once(cio_loop *loop)
 void cio__loop_run_batch(cio_loop *loop)
 {
     unsigned long nodes = 0;
-    int i;
+    unsigned i;
 
     for (i = 0; i < BATCH_ITERATIONS && nodes < BATCH_NODES; i++) {
         cio__node *n = loop->ready_head;

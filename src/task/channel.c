@@ -107,8 +107,9 @@ void cio__chan_wake_senders(cio_chan *c)
 /* ---- unbuffered: matching ---- */
 
 /* Sender s (a plain sender slot, not queued) meets the first waiting
- * receiver, if any: that receiver is woken, matched to s. 1 if matched. */
-static inline int match_sender(cio_chan *c, cio__slot *s)
+ * receiver, if any: that receiver is woken, matched to s. 1 if matched.
+ * `running`: the loop, when a task's step on it sends (else NULL). */
+static inline int match_sender(cio_chan *c, cio__slot *s, cio_loop *running)
 {
     cio__slot *r = cio__waitq_pop(&c->receivers);
 
@@ -119,7 +120,7 @@ static inline int match_sender(cio_chan *c, cio__slot *s)
     if (cio__select_is_proxy(r))
         cio__select_fire(r, s);
     else
-        cio__wait_wake_inline(r, cio_int(1));
+        cio__future_finish_to(&r->fut, CIO__DONE, 0, cio_int(1), running);  /* popped */
     return 1;
 }
 
@@ -144,13 +145,14 @@ void cio__chan_unmatch(cio_chan *c, cio__slot *s)
     }
     if (s->fut.state != CIO__PENDING)
         return;
-    if (!match_sender(c, s))
+    if (!match_sender(c, s, NULL))
         cio__waitq_push_front(&c->senders, s);
 }
 
 /* A receiver takes from the matched sender s: copy, and let s go (inline:
- * a receive that finds its sender waiting does it). */
-static inline void take_from(cio__slot *s, void *dst, size_t elem)
+ * a receive that finds its sender waiting does it). `running` as for
+ * match_sender. */
+static inline void take_from(cio__slot *s, void *dst, size_t elem, cio_loop *running)
 {
     if (cio__select_is_proxy(s)) {
         cio__select_sent(s, dst, elem);
@@ -159,17 +161,19 @@ static inline void take_from(cio__slot *s, void *dst, size_t elem)
     copy_elem(dst, s->u.w.arg.p, elem);
     s->u.w.prev = NULL;
     s->fut.flags |= CIO__FF_TAKEN;
-    cio__wait_wake_inline(s, cio_int(0));
+    /* s is out of its queue (popped, or matched): cio__wait_wake's work */
+    cio__future_finish_to(&s->fut, CIO__DONE, 0, cio_int(0), running);
 }
 
 void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)
 {
-    take_from(s, dst, elem);
+    take_from(s, dst, elem, NULL);
 }
 
 /* ---- the waits ---- */
 
-static void recv_take(cio_future *f)
+/* The receive's take; `running` as for match_sender. */
+static inline void recv_take_in(cio_future *f, cio_loop *running)
 {
     cio__slot *r = SLOT(f);
     cio_chan *c = CHAN_OF_RECV(r);
@@ -184,12 +188,17 @@ static void recv_take(cio_future *f)
         cio__slot *s = r->u.w.next;
 
         r->u.w.next = NULL;
-        take_from(s, r->u.w.arg.p, c->elem);
+        take_from(s, r->u.w.arg.p, c->elem, running);
     } else {
         f->err = CIO_EBROKEN;           /* its sender vanished (loop teardown) */
         return;
     }
     f->result = cio_int(1);
+}
+
+static void recv_take(cio_future *f)
+{
+    recv_take_in(f, NULL);
 }
 
 static void recv_destroy(cio_future *f)
@@ -373,7 +382,7 @@ static void send_start(cio__slot *s)
         } else {
             cio__waitq_push(&c->senders, s);
         }
-    } else if (!match_sender(c, s)) {
+    } else if (!match_sender(c, s, NULL)) {
         cio__waitq_push(&c->senders, s);
     }
 }
@@ -408,8 +417,9 @@ cio_future *cio_chan_send(cio_chan *c, const void *elem)
                           &c->lazy, send_start);
 }
 
-/* cio_chan_try_recv's work (inline: a statement's receive does it too). */
-static inline int try_recv(cio_chan *c, void *dst)
+/* cio_chan_try_recv's work (inline: a statement's receive does it too);
+ * `running` as for match_sender. */
+static inline int try_recv(cio_chan *c, void *dst, cio_loop *running)
 {
     cio__slot *s;
 
@@ -420,7 +430,7 @@ static inline int try_recv(cio_chan *c, void *dst)
             return 0;
         }
     } else if ((s = cio__waitq_pop(&c->senders)) != NULL) {
-        take_from(s, dst, c->elem);
+        take_from(s, dst, c->elem, running);
         return 0;
     }
     return c->closed ? CIO_ECLOSED : CIO_EEMPTY;
@@ -430,7 +440,7 @@ int cio_chan_try_recv(cio_chan *c, void *dst)
 {
     if (c == NULL || dst == NULL)
         return CIO_EINVAL;
-    return try_recv(c, dst);
+    return try_recv(c, dst, NULL);
 }
 
 /* Receive: an element ready (reserved like a woken receiver's, so it is
@@ -450,7 +460,7 @@ static void recv_start(cio__slot *r)
         s->u.w.prev = r;
         r->u.w.next = s;
         cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
-    } else if ((err = try_recv(c, r->u.w.arg.p)) == 0) {
+    } else if ((err = try_recv(c, r->u.w.arg.p, NULL)) == 0) {
         r->fut.flags |= CIO__FF_TAKEN;  /* a select's send: copied already */
         cio__future_finish(&r->fut, CIO__DONE, 0, cio_int(1));
     } else if (err != CIO_EEMPTY) {
@@ -544,7 +554,7 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
         return send_buffered_now(co, c, elem);
     s = cio__own_wait_claim(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
     s->u.w.next = NULL;                     /* as a made wait has it */
-    if (c->cap > 0 || !match_sender(c, s))  /* send_start's */
+    if (c->cap > 0 || !match_sender(c, s, loop))    /* send_start's */
         cio__waitq_push(&c->senders, s);
     return CIO_CORO_PENDING;
 }
@@ -572,7 +582,7 @@ int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
     if ((t = cio__await_task_now(loop, c->loop)) == NULL)
         return recv_in_slow(co, loop, c, dst);
-    err = try_recv(c, dst);                 /* recv_now's work */
+    err = try_recv(c, dst, loop);           /* recv_now's work */
     if (err == 0)
         return cio__await_outcome(co, 0, cio_int(1));
     if (err != CIO_EEMPTY)                  /* closed and drained */
@@ -591,7 +601,7 @@ void cio__chan_recv_resume(cio_coro *co, cio_loop *loop)
         return;
     }
     if (cio__own_wait_untaken(&t->slot.fut))
-        recv_take(&t->slot.fut);            /* the copy, from buffer or sender */
+        recv_take_in(&t->slot.fut, loop);   /* the copy, from buffer or sender */
     err = t->slot.fut.err;
     cio__own_wait_release(t, co);
     cio__await_outcome(co, err, cio_int(err == 0));

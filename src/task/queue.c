@@ -236,28 +236,33 @@ static CIO__NOINLINE int wake_getters(cio_queue *q)
     return CIO_CORO_DONE;
 }
 
-/* A FIFO's new item, with the array empty, nothing handed and a getter
- * waiting, goes straight to that getter (its take then only reads it): 1.
- * Else 0, nothing done. Inline: the statement's put does it in place. */
-static CIO__ALWAYS_INLINE int hand_item(cio_queue *q, cio_value v)
+/* Whether a FIFO's new item goes straight to a waiting getter: the array
+ * is empty and nothing is handed yet. */
+static inline int can_hand(const cio_queue *q)
 {
-    cio__slot *s;
+    return q->len == 0 && q->handed == NULL && !cio__waitq_empty(&q->getters);
+}
 
-    if (q->len != 0 || q->handed != NULL || (s = cio__waitq_pop(&q->getters)) == NULL)
-        return 0;
+/* Hand it (can_hand): the getter's take then only reads it. `running`:
+ * the loop, when a task's step on it puts (cio__future_finish_to). */
+static CIO__ALWAYS_INLINE void hand_item(cio_queue *q, cio_value v, cio_loop *running)
+{
+    cio__slot *s = cio__waitq_pop(&q->getters);
+
     q->unfinished++;
     q->handed = s;
     s->fut.flags |= CIO__FF_MARK;
-    cio__wait_wake_inline(s, v);
-    return 1;
+    cio__future_finish_to(&s->fut, CIO__DONE, 0, v, running);
 }
 
 /* A new item (room made for it): handed to a getter if it can be, else
  * into the array, waking a getter. */
 static CIO__NOINLINE void put_item(cio_queue *q, cio_value v)
 {
-    if (q->kind == CIO_QUEUE_FIFO && hand_item(q, v))
+    if (q->kind == CIO_QUEUE_FIFO && can_hand(q)) {
+        hand_item(q, v, NULL);
         return;
+    }
     push(q, v);
     wake_getters(q);
 }
@@ -567,17 +572,6 @@ static int put_fits(cio_queue *q, int grow)
         && (q->maxsize != 0 || count(q) < q->cap || (grow && reserve(q) == 0));
 }
 
-/* The put done at once (putter_now's work) for a FIFO, ending in a tail
- * call when the item goes into the array. */
-static CIO__ALWAYS_INLINE int put_now(cio_coro *co, cio_queue *q, cio_value item)
-{
-    cio__await_outcome(co, 0, cio_int(0));
-    if (hand_item(q, item))
-        return CIO_CORO_DONE;
-    push(q, item);
-    return wake_getters(q);
-}
-
 /* Off the fast path: let go of the last await, then the fast way if it is
  * open now, else the generic one. Out of line, so the fast path saves no
  * registers. */
@@ -590,14 +584,25 @@ static CIO__NOINLINE int put_in_slow(cio_coro *co, cio_loop *loop, cio_queue *q,
     return cio__await(co, loop, cio_queue_put(q, item));
 }
 
+/* putter_now's work for a FIFO, in place: handed to a waiting getter (the
+ * queue empty, so room unless promised to woken putters; for an unbounded
+ * queue, an array for the item to come back to), or into the array. */
 int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
 {
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
-    if (cio__await_task_now(loop, q->loop) == NULL || q->kind != CIO_QUEUE_FIFO
-        || !put_fits(q, 0))
+    if (cio__await_task_now(loop, q->loop) == NULL || q->kind != CIO_QUEUE_FIFO)
         return put_in_slow(co, loop, q, item);  /* a sorted push is a call */
-    return put_now(co, q, item);
+    if (can_hand(q) && !q->shutdown && room_now(q) && q->cap != 0) {
+        cio__await_outcome(co, 0, cio_int(0));  /* first: co is not kept */
+        hand_item(q, item, loop);
+        return CIO_CORO_DONE;
+    }
+    if (!put_fits(q, 0))
+        return put_in_slow(co, loop, q, item);
+    push(q, item);
+    cio__await_outcome(co, 0, cio_int(0));
+    return wake_getters(q);                 /* a tail call */
 }
 
 /* The generic way: CIO_AWAIT of the future. */
