@@ -785,30 +785,27 @@ static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__fu
     cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
 }
 
-/* On resume, the hot case: the task awaits its own slot as a statement's
- * wait of vt (unpinned: no future was made), done without error, nobody
- * else holding it, its TAKEN flag as `taken` says (-1: either), no
- * cancellation to deliver. Then the caller reads it as cio__await_resume
- * would - vt's take if not taken yet (cio__own_wait_untaken), the outcome
- * into co - and frees the slot (cio__own_wait_release): t. Else NULL:
- * cio__await_resume. */
-static inline cio__task *cio__own_wait_woken(cio_loop *loop, cio_coro *co,
-                                             const cio__future_vt *vt, int taken)
+/* On resume, the hot case: the frame awaits its task's own slot as a
+ * statement's wait of vt (unpinned: no future was made), done without
+ * error, nobody else holding it, its TAKEN flag as `taken` says (-1:
+ * either), no cancellation to deliver. Then the caller reads it as
+ * cio__await_resume would - vt's take if not taken yet
+ * (cio__own_wait_untaken), the outcome into co - and frees the slot
+ * (cio__own_wait_release): t. Else NULL: cio__await_resume. The slot is
+ * found from co->wait_on: only cio__own_wait_claim makes a slot unpinned,
+ * and a frame runs in the task it suspended in. */
+static inline cio__task *cio__own_wait_woken(cio_coro *co, const cio__future_vt *vt, int taken)
 {
     unsigned fmask = CIO__FF_UNPINNED | (taken >= 0 ? CIO__FF_TAKEN : 0);
     unsigned fwant = CIO__FF_UNPINNED | (taken > 0 ? CIO__FF_TAKEN : 0);
-    cio__task *t = loop != NULL ? loop->current : NULL;
-    cio_future *f;
+    cio_future *f = co->wait_on;
 
-    if (t == NULL)
-        return NULL;
-    f = CIO__TASK_AWAITING(t);
-    if (f != &t->slot.fut || f->vt != vt
+    if (f == NULL || f->vt != vt
         || (cio__future_word(f) & cio__future_word_of(-1, 0xff, fmask, CIO__REFS_MAX))
                != cio__future_word_of(0, CIO__DONE, fwant, 1)
         || (co->flags & CIO_CORO_F_CANCEL))
         return NULL;
-    return t;
+    return CIO__CONTAINER_OF(f, cio__task, slot.fut);
 }
 
 /* Whether vt's take is still to run (it then runs, once). */

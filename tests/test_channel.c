@@ -161,10 +161,23 @@ CIO_ASYNC(pong, cio_chan *in; cio_chan *out; int v; int n;)
     CIO_END();
 }
 
-CIO_ASYNC(ping_main, cio_chan *a; cio_chan *b; cio_future *t; int v; int n;)
+/* pong run inline (CIO_CALL) in another task: its receives and sends
+ * wait in that task's own slot from the child's frame. */
+CIO_ASYNC(pong_caller, cio_chan *in; cio_chan *out; pong sub;)
 {
     CIO_BEGIN();
-    self->t = CIO_START(loop, pong, .in = self->a, .out = self->b);
+    CIO_CALL(pong, sub, .in = self->in, .out = self->out);
+    trace_add(&tr, "pong-done");
+    CIO_END();
+}
+
+CIO_ASYNC(ping_main, cio_chan *a; cio_chan *b; int inline_pong; cio_future *t; int v; int n;)
+{
+    CIO_BEGIN();
+    if (self->inline_pong)
+        self->t = CIO_START(loop, pong_caller, .in = self->a, .out = self->b);
+    else
+        self->t = CIO_START(loop, pong, .in = self->a, .out = self->b);
     self->v = 0;
     for (self->n = 0; self->n < 3; self->n++) {
         trace_addf(&tr, "ping%d", self->v);
@@ -186,6 +199,9 @@ START_TEST(test_unbuffered_ping_pong)
 
     ck_assert_int_eq(RUN_TASK(loop, NULL, ping_main, .a = a, .b = b), 0);
     ck_assert_str_eq(tr.buf, "ping0 pong0 ping2 pong2 ping4 pong4");
+    reset_trace();
+    ck_assert_int_eq(RUN_TASK(loop, NULL, ping_main, .a = a, .b = b, .inline_pong = 1), 0);
+    ck_assert_str_eq(tr.buf, "ping0 pong0 ping2 pong2 ping4 pong4 pong-done");
     ck_assert_int_eq(cio_chan_free(a), 0);
     ck_assert_int_eq(cio_chan_free(b), 0);
     loop_done(loop, &r, 0);

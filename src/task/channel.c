@@ -563,7 +563,7 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
  * a buffered one's take included: cio__await_resume). */
 void cio__chan_send_resume(cio_coro *co, cio_loop *loop)
 {
-    cio__task *t = cio__own_wait_woken(loop, co, &send_vt, 1);
+    cio__task *t = cio__own_wait_woken(co, &send_vt, 1);
 
     if (t == NULL) {
         cio__await_resume(co, loop);
@@ -593,7 +593,7 @@ int cio__chan_recv_in(cio_coro *co, cio_loop *loop, cio_chan *c, void *dst)
 
 void cio__chan_recv_resume(cio_coro *co, cio_loop *loop)
 {
-    cio__task *t = cio__own_wait_woken(loop, co, &recv_vt, -1);
+    cio__task *t = cio__own_wait_woken(co, &recv_vt, -1);
     int err;
 
     if (t == NULL) {

@@ -654,7 +654,7 @@ int cio__queue_get_in(cio_coro *co, cio_loop *loop, cio_queue *q)
  * a FIFO's item (any other: cio__await_resume). */
 void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
 {
-    cio__task *t = cio__own_wait_woken(loop, co, &get_vt, 0);
+    cio__task *t = cio__own_wait_woken(co, &get_vt, 0);
     cio_queue *q;
 
     if (t == NULL) {
