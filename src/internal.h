@@ -351,10 +351,11 @@ static inline int cio__slot_embedded(const cio__slot *s)
 }
 
 /* Wait queues. A slot remembers its queue (u.w.q) after leaving it, so a
- * primitive finds its waiter's owner; CIO__FF_QUEUED says if it is in. */
-static inline void cio__waitq_push(cio__waitq *q, cio__slot *s)
+ * primitive finds its waiter's owner; CIO__FF_QUEUED says if it is in.
+ * cio__waitq_link is cio__waitq_push without the flag, for a slot whose
+ * flags say QUEUED already. */
+static inline void cio__waitq_link(cio__waitq *q, cio__slot *s)
 {
-    s->fut.flags |= CIO__FF_QUEUED;
     s->u.w.q = q;
     s->u.w.next = NULL;
     s->u.w.prev = q->tail;
@@ -363,6 +364,12 @@ static inline void cio__waitq_push(cio__waitq *q, cio__slot *s)
     else
         q->head = s;
     q->tail = s;
+}
+
+static inline void cio__waitq_push(cio__waitq *q, cio__slot *s)
+{
+    s->fut.flags |= CIO__FF_QUEUED;
+    cio__waitq_link(q, s);
 }
 void cio__waitq_push_front(cio__waitq *q, cio__slot *s);
 /* Leave its queue, if in one (O(1), inline: every wake does it). */
@@ -761,16 +768,17 @@ static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
  * awaits it from frame co (its own or an inline CIO_CALL's). Its links
  * are the caller's to set: it queues the slot (cio__waitq_push) or
  * matches it (a channel's rendezvous). */
-static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
-                                             const cio__future_vt *vt, cio__waitq *q,
-                                             cio_value arg)
+static inline cio__slot *cio__own_wait_claim_as(cio__task *t, cio_coro *co,
+                                                const cio__future_vt *vt, cio__waitq *q,
+                                                cio_value arg, unsigned flags)
 {
     cio__slot *s = &t->slot;
 
     s->fut.vt = vt;                 /* cio__future_init's work, loop kept */
     s->fut.cb_tail = NULL;
     cio__future_set_word(&s->fut, cio__future_word_of(0, CIO__PENDING,
-                                                       CIO__FF_STATIC | CIO__FF_UNPINNED, 1));
+                                                       CIO__FF_STATIC | CIO__FF_UNPINNED | flags,
+                                                       1));
     s->u.w.q = q;
     s->u.w.arg = arg;
     CIO__TASK_AWAITING(t) = &s->fut;
@@ -778,11 +786,18 @@ static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
     return s;
 }
 
-/* The same, queued last on q. */
+static inline cio__slot *cio__own_wait_claim(cio__task *t, cio_coro *co,
+                                             const cio__future_vt *vt, cio__waitq *q,
+                                             cio_value arg)
+{
+    return cio__own_wait_claim_as(t, co, vt, q, arg, 0);
+}
+
+/* The same, queued last on q (its flags written once, QUEUED with them). */
 static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__future_vt *vt,
                                        cio__waitq *q, cio_value arg)
 {
-    cio__waitq_push(q, cio__own_wait_claim(t, co, vt, q, arg));
+    cio__waitq_link(q, cio__own_wait_claim_as(t, co, vt, q, arg, CIO__FF_QUEUED));
 }
 
 /* On resume, the hot case: the frame awaits its task's own slot as a
