@@ -552,10 +552,13 @@ int cio__chan_send_in(cio_coro *co, cio_loop *loop, cio_chan *c, const void *ele
         return send_generic(co, loop, c, elem);
     if (c->cap > 0 && room_now(c))          /* send_now's work */
         return send_buffered_now(co, c, elem);
+    if (c->cap > 0 || cio__waitq_empty(&c->receivers)) {    /* send_start's */
+        cio__own_wait_queue(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
+        return CIO_CORO_PENDING;
+    }
     s = cio__own_wait_claim(t, co, &send_vt, &c->senders, cio_ptr((void *)(uintptr_t)elem));
     s->u.w.next = NULL;                     /* as a made wait has it */
-    if (c->cap > 0 || !match_sender(c, s, loop))    /* send_start's */
-        cio__waitq_push(&c->senders, s);
+    match_sender(c, s, loop);               /* a receiver waits: matched */
     return CIO_CORO_PENDING;
 }
 
