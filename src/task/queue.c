@@ -585,15 +585,17 @@ static CIO__NOINLINE int put_in_slow(cio_coro *co, cio_loop *loop, cio_queue *q,
 }
 
 /* putter_now's work for a FIFO, in place: handed to a waiting getter (the
- * queue empty, so room unless promised to woken putters; for an unbounded
- * queue, an array for the item to come back to), or into the array. */
+ * queue empty, so room unless promised to woken putters; an array for the
+ * item to come back to, which an unbounded queue may not have yet), or
+ * into the array. */
 int cio__queue_put_in(cio_coro *co, cio_loop *loop, cio_queue *q, cio_value item)
 {
     if (q == NULL)
         return cio__await_outcome(co, CIO_EINVAL, cio_int(0));
     if (cio__await_task_now(loop, q->loop) == NULL || q->kind != CIO_QUEUE_FIFO)
         return put_in_slow(co, loop, q, item);  /* a sorted push is a call */
-    if (can_hand(q) && !q->shutdown && room_now(q) && q->cap != 0) {
+    if (can_hand(q) && !q->shutdown && q->reserved_room == 0 && q->cap != 0
+        && cio__waitq_empty(&q->putters)) {     /* room_now, the queue empty */
         cio__await_outcome(co, 0, cio_int(0));  /* first: co is not kept */
         hand_item(q, item, loop);
         return CIO_CORO_DONE;
