@@ -247,11 +247,12 @@ static inline int can_hand(const cio_queue *q)
  * the loop, when a task's step on it puts (cio__future_finish_to). */
 static CIO__ALWAYS_INLINE void hand_item(cio_queue *q, cio_value v, cio_loop *running)
 {
-    cio__slot *s = cio__waitq_pop(&q->getters);
+    cio__slot *s = q->getters.head;
 
+    s->fut.flags |= CIO__FF_MARK;           /* with pop's, one store */
+    cio__waitq_pop(&q->getters);
     q->unfinished++;
     q->handed = s;
-    s->fut.flags |= CIO__FF_MARK;
     cio__future_finish_to(&s->fut, CIO__DONE, 0, v, running);
 }
 
