@@ -593,14 +593,14 @@ struct cio_loop {
     unsigned long iteration;
     cio__task *current;         /* the task being stepped */
     uint32_t rng;               /* xorshift state: select's fair choice */
-    double debug_slow;          /* debug mode: report steps slower than this; < 0 off */
+    double debug_slow;          /* debug mode: report steps slower than this */
     cio__task *tasks;           /* live tasks outside the task pools (task.c) */
     cio_future *last_run;       /* future of the last run_until_complete */
     cio__node stop_node;        /* in last_run's ring: stops the loop */
     cio_exception_handler_fn exc_handler;
     void *exc_arg;
     unsigned running : 1, stopping : 1, closed : 1, closing : 1;
-    unsigned debug : 1;         /* debug mode (debug_slow >= 0) */
+    unsigned debug : 1;         /* debug mode: on (a bit the hot path tests) */
     unsigned in_storage : 1;    /* cio_loop_new_in: the loop's memory is not ours */
     void *backend;              /* the backend's state (backend.h) */
     void *net;                  /* the net layer's state (src/net), or NULL */
@@ -726,10 +726,17 @@ static inline void cio__future_finish_inline(cio_future *f, int state, int err, 
     cio__future_finish_to(f, state, err, v, NULL);
 }
 
+/* Wake a waiter already out of its queue (popped, or matched): done with
+ * v; `running` as for cio__future_finish_to. */
+static inline void cio__wait_wake_out(cio__slot *s, cio_value v, cio_loop *running)
+{
+    cio__future_finish_to(&s->fut, CIO__DONE, 0, v, running);
+}
+
 static inline void cio__wait_wake_inline(cio__slot *s, cio_value v)
 {
     cio__waitq_remove(s);
-    cio__future_finish_inline(&s->fut, CIO__DONE, 0, v);
+    cio__wait_wake_out(s, v, NULL);
 }
 
 /* ---- waits awaited in place (CIO_QUEUE_GET, CIO_CHAN_RECV...) ----
@@ -764,7 +771,8 @@ static inline cio__task *cio__await_task(cio_loop *loop, const cio_loop *home)
     return cio__await_task_now(loop, home);
 }
 
-/* Task t's free own slot as a started wait of vt on q, bringing arg; t
+/* Task t's free own slot as a started wait of vt on q, bringing arg, with
+ * `flags` beside its own (cio__own_wait_claim: none); t
  * awaits it from frame co (its own or an inline CIO_CALL's). Its links
  * are the caller's to set: it queues the slot (cio__waitq_push) or
  * matches it (a channel's rendezvous). */
@@ -807,7 +815,7 @@ static inline void cio__own_wait_queue(cio__task *t, cio_coro *co, const cio__fu
  * cio__await_resume would - vt's take if not taken yet
  * (cio__own_wait_untaken), the outcome into co - and frees the slot
  * (cio__own_wait_release): t. Else NULL: cio__await_resume. The slot is
- * found from co->wait_on: only cio__own_wait_claim makes a slot unpinned,
+ * found from co->wait_on: only cio__own_wait_claim_as makes a slot unpinned,
  * and a frame runs in the task it suspended in. */
 static inline cio__task *cio__own_wait_woken(cio_coro *co, const cio__future_vt *vt, int taken)
 {

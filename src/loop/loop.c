@@ -294,7 +294,7 @@ void cio_loop_set_debug(cio_loop *loop, double slow)
     if (loop == NULL)
         return;
     loop->debug = slow >= 0;
-    loop->debug_slow = loop->debug ? slow : -1;
+    loop->debug_slow = slow;
 }
 
 /* One iteration, adding the nodes it ran (due timers included) to *ran:
@@ -393,7 +393,6 @@ cio_loop *cio_loop_new(void)
     if (loop == NULL)
         return NULL;
     memset(loop, 0, sizeof *loop);
-    loop->debug_slow = -1;
     if (cio__backend_init(loop) != 0) {
         cio_free(loop, sizeof *loop);
         return NULL;
@@ -412,7 +411,6 @@ cio_loop *cio_loop_new_in(void *storage, size_t size)
     if (!cio__storage_ok(storage, size, sizeof *loop, 1))
         return NULL;
     memset(loop, 0, sizeof *loop);
-    loop->debug_slow = -1;
     loop->in_storage = 1;
     if (size > head) {
         loop->arena = (char *)storage + head;

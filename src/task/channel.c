@@ -120,7 +120,7 @@ static inline int match_sender(cio_chan *c, cio__slot *s, cio_loop *running)
     if (cio__select_is_proxy(r))
         cio__select_fire(r, s);
     else
-        cio__future_finish_to(&r->fut, CIO__DONE, 0, cio_int(1), running);  /* popped */
+        cio__wait_wake_out(r, cio_int(1), running);
     return 1;
 }
 
@@ -161,8 +161,7 @@ static inline void take_from(cio__slot *s, void *dst, size_t elem, cio_loop *run
     copy_elem(dst, s->u.w.arg.p, elem);
     s->u.w.prev = NULL;
     s->fut.flags |= CIO__FF_TAKEN;
-    /* s is out of its queue (popped, or matched): cio__wait_wake's work */
-    cio__future_finish_to(&s->fut, CIO__DONE, 0, cio_int(0), running);
+    cio__wait_wake_out(s, cio_int(0), running);        /* popped, or matched */
 }
 
 void cio__chan_take_from(cio__slot *s, void *dst, size_t elem)

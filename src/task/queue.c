@@ -253,8 +253,9 @@ static CIO__ALWAYS_INLINE void hand_item(cio_queue *q, cio_value v, cio_loop *ru
     cio__waitq_pop(&q->getters);
     q->unfinished++;
     q->handed = s;
-    cio__future_finish_to(&s->fut, CIO__DONE, 0, v, running);
+    cio__wait_wake_out(s, v, running);
 }
+
 
 /* A new item (room made for it): handed to a getter if it can be, else
  * into the array, waking a getter. */
@@ -286,6 +287,13 @@ static inline void wake_putters(cio_queue *q)
         wake_putters_now(q);
 }
 
+/* The handed item's getter took it: the room it held is free. */
+static void handed_taken(cio_queue *q)
+{
+    q->handed = NULL;
+    wake_putters(q);
+}
+
 static cio_queue *owner(const cio__slot *s, size_t offset)
 {
     return (cio_queue *)(void *)((char *)s->u.w.q - offset);
@@ -300,8 +308,7 @@ static void getter_take(cio_future *f)
     cio_queue *q = GETTERS_OF(SLOT(f));
 
     if (f->flags & CIO__FF_MARK) {      /* handed: the result is the item */
-        q->handed = NULL;
-        wake_putters(q);
+        handed_taken(q);
         return;
     }
     q->reserved_items--;
@@ -666,12 +673,9 @@ void cio__queue_get_resume(cio_coro *co, cio_loop *loop)
     }
     q = GETTERS_OF(&t->slot);
     if (t->slot.fut.flags & CIO__FF_MARK) {     /* handed: getter_take's */
-        cio_value v = t->slot.fut.result;
-
-        q->handed = NULL;
+        cio__await_outcome(co, 0, t->slot.fut.result);
         cio__own_wait_release(t, co);
-        cio__await_outcome(co, 0, v);
-        wake_putters(q);
+        handed_taken(q);
         return;
     }
     if (q->kind != CIO_QUEUE_FIFO) {
